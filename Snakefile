@@ -1,0 +1,104 @@
+# codescale: multilingual code scaling laws, from source code to the paper's figures.
+# The DAG (one rule file per stage in workflow/rules/):
+#   corpus -> dedup -> split -> tokenizer -> tokenize -+
+#   parallel data -> parallel_tasks -> pairs ----------+-> mixture -> train -> evaluate -> collect
+#   collect -> fit -> allocate -> (allocation/optimised run) -> figures / report
+import functools
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from codescale import config as cs_config
+from codescale import plan as cs_plan
+from codescale import study as cs_study
+from codescale.errors import CodescaleError
+
+min_version("9.0")
+
+
+# The default study, unless the command line names its own config file(s): then those alone
+# (plus schema defaults) define the study, so keys of the default study never leak into it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+try:
+    cs_config.validate(config)
+except CodescaleError as err:
+    sys.exit(f"codescale: {err}")
+
+REPO = Path(workflow.basedir)
+LANGS = list(config["languages"])
+RUNS = cs_study.by_name(cs_study.expand(config))
+RESULTS = "results"
+SPLITS = ("train", "validation", "test")
+
+if workflow.is_main_process:
+    _cost = cs_plan.summarise(
+        RUNS.values(),
+        config["tokenizer"]["vocab_size"],
+        config["train"]["seq_len"],
+        config["slurm"],
+        config["plan"],
+    )
+    print(cs_plan.format_table(_cost, config["plan"]["card"]), file=sys.stderr)
+
+
+def flags(**options):
+    """Keyword options -> a shell-quoted `--key value` string (lists repeat values, None drops,
+    True is a bare flag). Rules pass this as one param, so any change reruns the rule."""
+    parts = []
+    for key, value in options.items():
+        if value is None or value is False or value == []:
+            continue
+        parts.append("--" + key.replace("_", "-"))
+        if value is True:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        parts.extend(shlex.quote(str(v)) for v in values)
+    return " ".join(parts)
+
+
+def repo_path(path):
+    """A config path relative to the repository, seen from the working directory."""
+    p = Path(path)
+    return str(p) if p.is_absolute() else os.path.relpath(REPO / p)
+
+
+report: "workflow/report/workflow.rst"
+
+
+wildcard_constraints:
+    lang="|".join(LANGS),
+    split="|".join(SPLITS),
+    run="(mono|synergy|pairing|allocation)/[^/]+/[^/]+",
+
+
+include: "workflow/rules/corpus.smk"
+include: "workflow/rules/dedup.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/tokenizer.smk"
+include: "workflow/rules/pairs.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/figures.smk"
+
+
+# Slurm: every rule runs on the CPU partition unless it names its own (training asks for GPUs).
+for _rule in workflow.rules:
+    _rule.resources.setdefault("slurm_partition", config["slurm"]["cpu_partition"])
+    if config["slurm"]["account"]:
+        _rule.resources.setdefault("slurm_account", config["slurm"]["account"])
+
+
+rule all:
+    default_target: True
+    input:
+        rules.figures.output,
+

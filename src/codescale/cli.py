@@ -1,0 +1,64 @@
+"""`codescale <stage>`: one subcommand per DAG stage; modules are imported only when used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from codescale.errors import CodescaleError
+
+# subcommand -> (module, one-line help). The module defines configure(parser) and run(args).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "corpus": ("codescale.data.corpus", "build the per-language source-code corpus"),
+    "dedup": ("codescale.data.dedup", "exact + MinHash-LSH near-duplicate removal"),
+    "split": ("codescale.data.split", "train/validation/test split by repository, decontaminated"),
+    "tokenizer": ("codescale.data.tokenizer", "train the byte-level BPE tokenizer"),
+    "tokenize": ("codescale.data.tokenize", "write token shards for one language and split"),
+    "fetch-parallel": ("codescale.pairs.fetch", "copy or download parallel data, verify checksums"),
+    "parallel-tasks": ("codescale.pairs.tasks", "filter parallel programs, hold out test tasks"),
+    "pairs": ("codescale.pairs.build", "build pair-document shards and the translation test"),
+    "mixture": ("codescale.train.mixture", "resolve one run's sampling plan"),
+    "train": ("codescale.train.run", "train one model on one mixture"),
+    "evaluate": ("codescale.evaluate.run", "validation loss, bits/byte and translation loss"),
+    "collect": ("codescale.evaluate.collect", "gather every run into one tidy table"),
+    "fit": ("codescale.laws.run", "fit the paper's scaling laws with lmfit"),
+    "allocate": ("codescale.laws.allocate", "optimise per-language token allocation"),
+    "figures": ("codescale.report.figures", "the paper's figures and tables"),
+    "plan": ("codescale.plan", "FLOPs and GPU-hours of a study, before anything runs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codescale", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="STAGE", required=True)
+    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        # Import only the stage being run: `codescale --help` must not pay for torch.
+        if name == wanted:
+            importlib.import_module(module).configure(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    args = build_parser().parse_args()
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        module.run(args)
+    except CodescaleError as err:
+        print(f"codescale {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

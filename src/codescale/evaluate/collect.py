@@ -1,0 +1,141 @@
+"""`codescale collect`: every run's spec, size and metrics in one tidy (long) table.
+
+One row per (run, metric, language or direction). Run columns: run, study, size, N, N_total, D,
+pair_format, parallel_share, seed, target, auxiliary, p_python ... p_rust (the spec's weights of the
+code languages, 0 where absent); from config.json["mixture"]["spec"] and metrics.json (N, N_total,
+D). Metric rows (column `metric`, then lang / src_lang / tgt_lang / seen, then value):
+- train_loss: metrics.json final_train_loss (no lang);
+- val_loss, bpb: per language (lang) from the evaluation (test split), nats/token and bits/byte;
+- translation_loss: per direction (src_lang, tgt_lang, seen), nats per target token;
+- translation_loss_seen_mean, translation_loss_unseen_mean (Figure 3), translation_loss_all_mean,
+  translation_loss_nonpython_mean (no lang): means over directions;
+- translation_loss_x_to_all, translation_loss_all_to_x (lang = X; Figure 4).
+A run without a translation evaluation simply has no translation rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from codescale import LANGUAGES
+from codescale.errors import CodescaleError
+from codescale.io import atomic_path, read_json
+
+log = logging.getLogger(__name__)
+
+SCHEMA: dict[str, pl.DataType] = {
+    "run": pl.Utf8, "study": pl.Utf8, "size": pl.Utf8, "N": pl.Int64, "N_total": pl.Int64,
+    "D": pl.Int64, "pair_format": pl.Utf8, "parallel_share": pl.Float64, "seed": pl.Int64,
+    "target": pl.Utf8, "auxiliary": pl.Utf8,
+    **{f"p_{lang}": pl.Float64 for lang in LANGUAGES},
+    "metric": pl.Utf8, "lang": pl.Utf8, "src_lang": pl.Utf8, "tgt_lang": pl.Utf8,
+    "seen": pl.Boolean, "value": pl.Float64,
+}  # fmt: skip
+AGGREGATE_SCALARS = ("seen_mean", "unseen_mean", "all_mean", "nonpython_mean")
+
+
+def _load(path: Path, what: str) -> dict[str, Any]:
+    if not path.exists():
+        raise CodescaleError(f"missing {what}: {path}")
+    try:
+        return read_json(path)
+    except ValueError as err:
+        raise CodescaleError(f"{path}: invalid JSON ({err})") from err
+
+
+def run_columns(run_dir: Path) -> dict[str, Any]:
+    """The per-run columns, from config.json and metrics.json."""
+    cfg = _load(run_dir / "config.json", "run config")
+    metrics = _load(run_dir / "metrics.json", "run metrics")
+    spec = (cfg.get("mixture") or {}).get("spec")
+    if not isinstance(spec, dict):
+        raise CodescaleError(f"{run_dir / 'config.json'}: no mixture.spec")
+    for key in ("N", "N_total", "D"):
+        if key not in metrics:
+            raise CodescaleError(f"{run_dir / 'metrics.json'}: missing {key!r}")
+    weights = spec.get("weights") or {}
+    return {
+        "run": cfg.get("run") or spec.get("name") or str(run_dir),
+        "study": spec.get("study"),
+        "size": spec.get("size") or cfg.get("size"),
+        "N": int(metrics["N"]),
+        "N_total": int(metrics["N_total"]),
+        "D": int(metrics["D"]),
+        "pair_format": spec.get("pair_format"),
+        "parallel_share": float(spec.get("parallel_share") or 0.0),
+        "seed": spec.get("seed"),
+        "target": spec.get("target"),
+        "auxiliary": spec.get("auxiliary"),
+        **{f"p_{lang}": float(weights.get(lang, 0.0)) for lang in LANGUAGES},
+        "_final_train_loss": metrics.get("final_train_loss"),
+    }
+
+
+def metric_rows(final_train_loss: float | None, ev: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metric part of each row (metric, lang, src_lang, tgt_lang, seen, value)."""
+
+    def row(metric: str, value: Any, lang=None, src=None, tgt=None, seen=None) -> dict[str, Any]:
+        return {"metric": metric, "lang": lang, "src_lang": src, "tgt_lang": tgt, "seen": seen,
+                "value": None if value is None else float(value)}  # fmt: skip
+
+    rows = []
+    if final_train_loss is not None:
+        rows.append(row("train_loss", final_train_loss))
+    for lang in LANGUAGES:
+        stats = (ev.get("languages") or {}).get(lang)
+        if stats:
+            rows.append(row("val_loss", stats["loss"], lang=lang))
+            rows.append(row("bpb", stats["bpb"], lang=lang))
+    tr = ev.get("translation")
+    if tr:
+        for d in tr["directions"]:
+            rows.append(row("translation_loss", d["loss"], src=d["src_lang"], tgt=d["tgt_lang"],
+                            seen=bool(d["seen"])))  # fmt: skip
+        agg = tr["aggregates"]
+        for key in AGGREGATE_SCALARS:
+            if agg.get(key) is not None:
+                rows.append(row(f"translation_loss_{key}", agg[key]))
+        for key in ("x_to_all", "all_to_x"):
+            for lang in LANGUAGES:
+                if (agg.get(key) or {}).get(lang) is not None:
+                    rows.append(row(f"translation_loss_{key}", agg[key][lang], lang=lang))
+    return rows
+
+
+def collect(run_dirs: list[Path], evals: list[Path]) -> pl.DataFrame:
+    if len(run_dirs) != len(evals):
+        raise CodescaleError(
+            f"--run and --eval must pair up: {len(run_dirs)} runs, {len(evals)} evaluations"
+        )
+    rows = []
+    for run_dir, ev_path in zip(run_dirs, evals, strict=True):
+        cols = run_columns(run_dir)
+        final = cols.pop("_final_train_loss")
+        ev = _load(ev_path, "evaluation")
+        if ev.get("run") is not None and ev["run"] != cols["run"]:
+            raise CodescaleError(f"{ev_path} evaluates run {ev['run']!r}, not {cols['run']!r}")
+        rows += [{**cols, **m} for m in metric_rows(final, ev)]
+    return pl.DataFrame(rows, schema=SCHEMA)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", nargs="+", type=Path, required=True, help="run dirs")
+    parser.add_argument("--eval", nargs="+", type=Path, required=True,
+                        help="evaluation JSONs, same order as --run")  # fmt: skip
+    parser.add_argument("--out", type=Path, required=True, help="results/collect/runs.parquet")
+    parser.add_argument("--csv", type=Path, default=None, help="results/collect/runs.csv")
+
+
+def run(args: argparse.Namespace) -> None:
+    table = collect(args.run, args.eval)
+    with atomic_path(args.out) as tmp:
+        table.write_parquet(tmp)
+    if args.csv is not None:
+        with atomic_path(args.csv) as tmp:
+            table.write_csv(tmp)
+    log.info("collected %d rows from %d runs", table.height, len(args.run))

@@ -1,0 +1,203 @@
+"""The data order of a run: which tokens fill training sequence i, for any i, independent of D.
+
+Design (so that a run of D tokens sees exactly the first D tokens a run of 2D tokens sees, and a
+resumed run needs nothing but the step number):
+
+- Each source is an infinite token stream. Epoch e of the source is a permutation of its documents
+  seeded by (seed, crc32(source name), e); epochs are concatenated. With `unique_tokens = k` the
+  stream is the first k tokens of epoch 0, repeated (the cap is checked k <= n_tokens when the plan
+  is built, so the capped prefix never spans two epochs).
+- Source s's stream is cut into chunks j = stream[j*L : j*L + L + 1] (stride L, one token of
+  overlap, so every stream token is a prediction target exactly once: inputs chunk[:-1], targets
+  chunk[1:]). Chunks cross document boundaries (packing); documents end with <|endoftext|>.
+- Sequence slot i takes the next chunk of one source. The source of each slot follows a fixed
+  periodic schedule of PERIOD slots: source s gets W_s = its weight apportioned to PERIOD slots
+  (largest remainder), placed at the Sainte-Laguë times (j + 1/2) / W_s, so every prefix of the
+  schedule holds each source within about one slot of its share. Slot i = period b, offset r: source
+  assign[r], chunk b * W_s + (index of r among s's slots). All of it is O(1) random access.
+
+Nothing here reads the run length, and the state is the integer slot index: batch t of a run with
+global batch B is slots [t*B, (t+1)*B).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from codescale.data.shards import Shard
+from codescale.errors import CodescaleError
+
+PERIOD = 65536  # schedule period in slots; weights resolve to multiples of 1/PERIOD
+_EPOCH_CACHE = 3
+
+
+def apportion(weights: list[float], total: int) -> np.ndarray:
+    """Integer shares of `total` proportional to `weights` (largest remainder); each must be > 0."""
+    w = np.asarray(weights, dtype=np.float64)
+    exact = w / w.sum() * total
+    shares = np.floor(exact).astype(np.int64)
+    remainder = total - int(shares.sum())
+    order = np.argsort(-(exact - shares), kind="stable")
+    shares[order[:remainder]] += 1
+    return shares
+
+
+def schedule(
+    weights: list[float], period: int = PERIOD
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(assign[period], index_in_source[period], shares[S]) of the periodic slot schedule."""
+    shares = apportion(weights, period)
+    if (shares == 0).any():
+        raise CodescaleError(
+            f"a source weight below 1/{period} gets no sequences; weights: {list(weights)}"
+        )
+    src = np.concatenate([np.full(n, s, dtype=np.int64) for s, n in enumerate(shares)])
+    idx = np.concatenate([np.arange(n, dtype=np.int64) for n in shares])
+    times = (idx + 0.5) / shares[src]
+    order = np.lexsort((src, times))  # by time, ties by source order
+    return src[order], idx[order], shares
+
+
+class SourceStream:
+    """One source's infinite token stream with random access; opens its shard lazily.
+
+    Lazy opening keeps the object cheap to pickle into DataLoader workers (a pickled np.memmap
+    would copy the whole shard).
+    """
+
+    def __init__(self, name: str, prefix: str, seed: int, unique_tokens: int | None = None):
+        self.name = name
+        self.prefix = str(prefix)
+        self.seed = int(seed)
+        self.unique_tokens = unique_tokens
+        self._shard: Shard | None = None
+        self._epochs: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_shard"] = None
+        state["_epochs"] = OrderedDict()
+        return state
+
+    @property
+    def shard(self) -> Shard:
+        if self._shard is None:
+            self._shard = Shard(self.prefix)
+            if self._shard.n_tokens == 0:
+                raise CodescaleError(f"source {self.name}: shard {self.prefix} has no tokens")
+            self._lengths = np.diff(self._shard.offsets)
+        return self._shard
+
+    @property
+    def unique(self) -> int:
+        """Distinct stream tokens before the stream repeats (the cap, or the shard size)."""
+        return self.unique_tokens if self.unique_tokens is not None else self.shard.n_tokens
+
+    def _epoch(self, e: int) -> tuple[np.ndarray, np.ndarray]:
+        """(document permutation, cumulative token starts) of epoch e, cached."""
+        hit = self._epochs.get(e)
+        if hit is not None:
+            self._epochs.move_to_end(e)
+            return hit
+        shard = self.shard
+        rng = np.random.default_rng([self.seed, zlib.crc32(self.name.encode()), e])
+        perm = rng.permutation(len(shard))
+        starts = np.concatenate(([0], np.cumsum(self._lengths[perm])))
+        self._epochs[e] = (perm, starts)
+        if len(self._epochs) > _EPOCH_CACHE:
+            self._epochs.popitem(last=False)
+        return perm, starts
+
+    def read(self, pos: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stream tokens [pos, pos + n) as int64, and a bool mask of document starts."""
+        shard = self.shard
+        total = shard.n_tokens
+        out = np.empty(n, dtype=np.int64)
+        starts = np.zeros(n, dtype=bool)
+        filled = 0
+        while filled < n:
+            p = pos + filled
+            if self.unique_tokens is not None:
+                epoch, q, end = 0, p % self.unique_tokens, self.unique_tokens
+            else:
+                epoch, q, end = p // total, p % total, total
+            perm, cum = self._epoch(epoch)
+            d = int(np.searchsorted(cum, q, side="right")) - 1
+            doc = int(perm[d])
+            off = q - int(cum[d])
+            take = min(n - filled, int(self._lengths[doc]) - off, end - q)
+            base = int(shard.offsets[doc]) + off
+            out[filled : filled + take] = shard.tokens[base : base + take]
+            if off == 0 or q == 0:
+                starts[filled] = True
+            filled += take
+        return out, starts
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Sequences [n, seq_len + 1] (inputs [:, :-1], targets [:, 1:]) and per-token document ids."""
+
+    tokens: np.ndarray
+    doc_ids: np.ndarray
+
+
+class MixtureSampler:
+    """The run's data order from a mixture plan (see the module docstring)."""
+
+    def __init__(self, plan: dict[str, Any], seq_len: int | None = None):
+        self.seq_len = int(seq_len if seq_len is not None else plan["seq_len"])
+        if self.seq_len < 1:
+            raise CodescaleError(f"seq_len must be >= 1, got {self.seq_len}")
+        seed = int(plan["seed"])
+        self.sources = [
+            SourceStream(s["name"], s["prefix"], seed, s.get("unique_tokens"))
+            for s in plan["sources"]
+        ]
+        self.assign, self.index, self.shares = schedule([s["weight"] for s in plan["sources"]])
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.sources]
+
+    def slot(self, i: int) -> tuple[int, int]:
+        """(source index, chunk index within that source) of sequence slot i."""
+        b, r = divmod(int(i), PERIOD)
+        s = int(self.assign[r])
+        return s, b * int(self.shares[s]) + int(self.index[r])
+
+    def sequences(self, start: int, count: int) -> Batch:
+        """Sequence slots [start, start + count)."""
+        L = self.seq_len
+        tokens = np.empty((count, L + 1), dtype=np.int64)
+        doc_ids = np.empty((count, L + 1), dtype=np.int32)
+        for row in range(count):
+            s, j = self.slot(start + row)
+            toks, starts = self.sources[s].read(j * L, L + 1)
+            starts[0] = False
+            tokens[row] = toks
+            doc_ids[row] = np.cumsum(starts)
+        return Batch(tokens, doc_ids)
+
+    def chunks_per_source(self, n_slots: int) -> np.ndarray:
+        """How many chunks each source contributes to the first n_slots slots."""
+        full, rem = divmod(int(n_slots), PERIOD)
+        counts = full * self.shares.copy()
+        counts += np.bincount(self.assign[:rem], minlength=len(self.sources))
+        return counts
+
+    def repetitions(self, n_slots: int) -> dict[str, float]:
+        """Epochs of each source's unique tokens consumed by the first n_slots slots.
+
+        A source's chunks cover stream tokens [0, chunks * L + 1), so epochs = that / unique.
+        """
+        counts = self.chunks_per_source(n_slots)
+        return {
+            src.name: (int(c) * self.seq_len + (1 if c else 0)) / src.unique
+            for src, c in zip(self.sources, counts, strict=True)
+        }

@@ -1,0 +1,141 @@
+"""The cost planner: per-run cost, Slurm resources that scale sensibly, totals, the CLI."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from codescale import cli, plan
+from codescale.errors import CodescaleError
+from codescale.model import presets
+
+ROOT = Path(__file__).resolve().parents[1]
+SLURM = {"gpus": True, "gpus_per_node": 8, "max_gpus": 64, "gpu_memory_gb": 80,
+         "max_runtime_h": 48, "safety_factor": 1.5, "overhead_min": 10}  # fmt: skip
+
+
+@dataclass
+class FakeRun:
+    """The four fields of codescale.study.Run the planner reads (real Runs are tested below)."""
+
+    name: str
+    study: str
+    size: str
+    tokens: int
+
+
+def test_run_cost_is_flops_over_rate() -> None:
+    cost = plan.run_cost("0.1B", 2 * 10**9, 32768, 2048, mfu=0.4, peak_tflops=989)
+    flops = presets.train_flops("0.1B", 32768, 2048, 2 * 10**9)
+    assert cost["flops"] == flops
+    assert cost["gpu_hours"] == pytest.approx(flops / (0.4 * 989e12) / 3600)
+    assert 1.0 < cost["gpu_hours"] < 1.5  # ~1.2 H800-hours for 0.1B on 2B tokens
+    with pytest.raises(CodescaleError, match="mfu"):
+        plan.run_cost("0.1B", 10, 100, 8, mfu=0, peak_tflops=989)
+
+
+def test_tiny_runs_are_cpu_only() -> None:
+    res = plan.train_resources("20K", 10**6, 4096, 128, SLURM)
+    assert res["gpus"] == 0 and res["strategy"] == "cpu" and res["nodes"] == 1
+    assert res["cpu_job_hours"] > 0 and res["booked_gpu_hours"] == 0
+    # slurm.gpus false forces CPU even for a GPU-size model
+    assert plan.train_resources("10M", 10**8, 4096, 256, {**SLURM, "gpus": False})["gpus"] == 0
+
+
+def test_small_model_gets_one_gpu_and_big_model_is_sharded() -> None:
+    small = plan.train_resources("0.1B", 2 * 10**9, 32768, 2048, SLURM)
+    assert (small["gpus"], small["nodes"], small["strategy"]) == (1, 1, "ddp")
+    assert small["runtime"] <= 48 * 60
+    big = plan.train_resources("14B", 2 * 10**9, 32768, 2048, SLURM)
+    states, _ = plan.memory_bytes("14B", 32768, 2048)
+    assert states > 80e9  # 16 bytes x 14.3B params cannot sit on one 80 GB card
+    assert big["gpus"] > 1 and big["strategy"] == "fsdp"
+    # a bigger card needs fewer GPUs for memory
+    h200 = plan.train_resources("14B", 10**8, 32768, 2048, {**SLURM, "gpu_memory_gb": 141})
+    h800 = plan.train_resources("14B", 10**8, 32768, 2048, SLURM)
+    assert h200["gpus"] <= h800["gpus"]
+
+
+def test_more_tokens_more_gpus_and_nodes_within_time_target() -> None:
+    previous = 0
+    for tokens in (2e9, 16e9, 64e9, 400e9):
+        res = plan.train_resources("3.1B", int(tokens), 32768, 2048, SLURM)
+        assert res["gpus"] >= previous
+        previous = res["gpus"]
+        assert res["nodes"] == -(-res["gpus"] // 8)
+        assert res["tasks"] == res["gpus"] and res["tasks_per_node"] == res["gpus_per_node"]
+        assert res["runtime"] <= 48 * 60
+        assert res["gpus"] in (1, 2, 4, 8) or res["gpus"] % 8 == 0
+        # the job's booked GPU time covers the estimate x safety factor
+        assert res["booked_gpu_hours"] >= res["gpu_hours"] * 1.5
+    assert previous > 8  # 3.1B on 400B tokens: multi-node
+
+
+def test_time_target_capped_by_max_gpus_splits_into_segments() -> None:
+    res = plan.train_resources("7B", 10**12, 32768, 2048, {**SLURM, "max_gpus": 8})
+    assert res["gpus"] == 8 and res["segments"] > 1 and res["runtime"] <= 48 * 60
+    with pytest.raises(CodescaleError, match="max_gpus"):
+        plan.train_resources("14B", 10**9, 32768, 2048, {**SLURM, "max_gpus": 2})
+
+
+def test_summary_totals_equal_sum_of_runs() -> None:
+    runs = [
+        FakeRun("mono/python/0.1B_d2B", "mono", "0.1B", 2 * 10**9),
+        FakeRun("mono/python/0.2B_d4B", "mono", "0.2B", 4 * 10**9),
+        FakeRun("synergy/python+go/1.3B_d64B", "synergy", "1.3B", 128 * 10**9),
+        FakeRun("mono/go/20K_d1M", "mono", "20K", 10**6),
+    ]
+    rows = plan.summarise(runs, 32768, 2048, SLURM, {"mfu": 0.4, "peak_tflops": 989})
+    assert [r["study"] for r in rows] == ["mono", "synergy", "total"]
+    costs = [plan.run_cost(r.size, r.tokens, 32768, 2048, 0.4, 989) for r in runs]
+    total = rows[-1]
+    assert total["runs"] == 4
+    assert total["flops"] == pytest.approx(sum(c["flops"] for c in costs), rel=1e-12)
+    assert total["gpu_hours"] == pytest.approx(sum(c["gpu_hours"] for c in costs), rel=1e-12)
+    assert rows[0]["flops"] + rows[1]["flops"] == pytest.approx(total["flops"], rel=1e-12)
+    text = plan.format_table(rows, card="H800")
+    assert "H800-hours" in text and text.splitlines()[-1].startswith("total")
+
+
+def test_paper_grid_is_tens_of_thousands_of_h800_hours() -> None:
+    from codescale.study import expand
+
+    grid = {
+        "languages": ["python", "java", "javascript", "typescript", "csharp", "go", "rust"],
+        "studies": {
+            "per_language": {
+                "sizes": [
+                    "0.1B",
+                    "0.2B",
+                    "0.4B",
+                    "0.6B",
+                    "1.1B",
+                    "1.3B",
+                    "1.6B",
+                    "2.0B",
+                    "2.4B",
+                    "3.1B",
+                ],  # fmt: skip
+                "tokens": [2e9, 4e9, 8e9, 16e9, 32e9, 64e9],
+            }
+        },
+    }
+    runs = expand(grid)
+    assert len(runs) == 420
+    total = plan.summarise(runs, 32768, 2048, SLURM, {"mfu": 0.4, "peak_tflops": 989})[-1]
+    assert 10_000 < total["gpu_hours"] < 100_000
+
+
+def test_cli_prints_table_and_writes_csv(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "plan.csv"
+    args = ["plan", "--config", str(ROOT / "config" / "paper.yaml"), "--out", str(out)]
+    assert cli.main([*args, "--card", "H800", "--mfu", "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "MFU 0.5" in printed and "total" in printed and "H800-hours" in printed
+    rows = list(csv.DictReader(out.open()))
+    assert rows and {"run", "study", "size", "tokens", "flops", "gpus", "runtime"} <= set(rows[0])
+    assert cli.main(["plan", "--config", str(ROOT / "config" / "paper.yaml"), "--card", "TPU"]) == 2
+    assert "unknown" in capsys.readouterr().err

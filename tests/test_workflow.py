@@ -1,0 +1,74 @@
+"""The smoke study end to end through Snakemake, and the caching contract: a complete run is
+not rerun, and changing one knob reruns exactly what depends on it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from conftest import REPO, snakemake
+
+from codescale import config as cs_config
+from codescale import study
+
+pytestmark = pytest.mark.workflow
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> job count from a dry run's 'Job stats' table."""
+    table = output.split("Job stats:")[1] if "Job stats:" in output else ""
+    jobs = {}
+    for line in table.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match and match.group(1) != "total":
+            jobs[match.group(1)] = int(match.group(2))
+    return jobs
+
+
+def test_dry_run_shows_the_plan_and_its_cost(tmp_path):
+    proc = snakemake(tmp_path, "-n", "--cores", "2", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "GPU-hours" in out
+    jobs = planned_jobs(out)
+    runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
+    assert jobs["train_run"] == len(runs)
+    assert jobs["corpus"] == 1 and jobs["figures"] == 1
+
+
+def test_smoke_study_produces_every_artifact(smoke_run: Path):
+    results = smoke_run / "results"
+    runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
+    for run in runs:
+        metrics = json.loads((results / "runs" / run.name / "metrics.json").read_text())
+        assert metrics["D"] >= run.tokens
+        assert (results / "runs" / run.name / "model.safetensors").stat().st_size > 0
+    table = pl.read_parquet(results / "collect" / "runs.parquet")
+    assert set(table["run"].unique()) == {r.name for r in runs}
+    assert {"val_loss", "bpb", "translation_loss"} <= set(table["metric"].unique())
+    fits = json.loads((results / "fits" / "per_language.json").read_text())
+    assert set(fits["languages"]) == {"python", "java", "go"}
+    assert len(list((results / "figures").glob("*.png"))) >= 6
+
+
+def test_second_run_does_nothing(smoke_run: Path):
+    proc = snakemake(smoke_run, "-n", "--cores", "2", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_dedup_threshold_reruns_dedup_and_downstream_only(smoke_run: Path, tmp_path):
+    cfg = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
+    cfg["dedup"] = {"threshold": 0.8}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(smoke_run, "-n", "--cores", "2", "--configfile", str(changed), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs.get("dedup_language") == 3
+    assert "corpus" not in jobs and "fetch_parallel" not in jobs and "parallel_tasks" not in jobs
+    assert jobs.get("split_language") == 3 and jobs.get("figures") == 1

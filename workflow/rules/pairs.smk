@@ -1,0 +1,64 @@
+PAR = config["parallel"]
+PAIRING = config["studies"].get("pairing", {})
+PAIR_FORMATS = PAIRING.get("formats", ["shuffled", "direct", "prompt"])
+
+
+rule fetch_parallel:
+    """Parallel data sets from the configured folder or their pinned URLs, checksums verified."""
+    output:
+        directory("resources/parallel"),
+    params:
+        args=lambda wildcards: flags(source_dir=repo_path(PAR["path"]) if PAR["path"] else None),
+    log:
+        "logs/fetch_parallel.log",
+    shell:
+        "codescale fetch-parallel {params.args} --out-dir {output} > {log} 2>&1"
+
+
+rule parallel_tasks:
+    """Filter parallel programs and hold out the translation-test tasks (never trained on)."""
+    input:
+        rules.fetch_parallel.output,
+    output:
+        tasks=f"{RESULTS}/pairs/tasks.json",
+        heldout=f"{RESULTS}/pairs/heldout.parquet",
+        programs=f"{RESULTS}/pairs/programs.parquet",
+    params:
+        args=lambda wildcards: flags(
+            languages=LANGS,
+            heldout=PAR["heldout_tasks"],
+            seed=config["seed"],
+            no_mbxp=not PAR["mbxp"],
+        ),
+    log:
+        "logs/parallel_tasks.log",
+    shell:
+        "codescale parallel-tasks --parallel-dir {input} {params.args}"
+        " --out-dir {RESULTS}/pairs > {log} 2>&1"
+
+
+rule pairs:
+    """Pair-document shards per format and the 42-direction translation test."""
+    input:
+        programs=rules.parallel_tasks.output.programs,
+        heldout=rules.parallel_tasks.output.heldout,
+        tokenizer=TOKENIZER,
+    output:
+        [
+            f"{RESULTS}/pairs/{fmt}/train{ext}"
+            for fmt in PAIR_FORMATS
+            for ext in (".bin", ".idx.npy", ".json")
+        ],
+        test=f"{RESULTS}/pairs/translation_test.parquet",
+    params:
+        args=lambda wildcards: flags(
+            formats=PAIR_FORMATS,
+            prompt_template=PAR["prompt_template"],
+            languages=LANGS,
+            seed=config["seed"],
+        ),
+    log:
+        "logs/pairs.log",
+    shell:
+        "codescale pairs --programs {input.programs} --heldout {input.heldout}"
+        " --tokenizer {input.tokenizer} {params.args} --out-dir {RESULTS}/pairs > {log} 2>&1"
