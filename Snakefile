@@ -1,14 +1,10 @@
 # codescale: multilingual code scaling laws, from source code to the paper's figures.
-# The DAG (one rule file per stage in workflow/rules/):
+# The DAG (one rule file per stage in workflow/rules/, helpers in common.smk):
 #   corpus -> dedup -> split -> tokenizer -> tokenize -+
 #   parallel data -> parallel_tasks -> pairs ----------+-> mixture -> train -> evaluate -> collect
 #   collect -> fit -> allocate -> (allocation/optimised run) -> figures / report
-import functools
-import json
 import os
-import shlex
 import sys
-from pathlib import Path
 
 from snakemake.utils import min_version
 
@@ -24,7 +20,7 @@ min_version("9.0")
 # (plus schema defaults) define the study, so keys of the default study never leak into it.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 try:
@@ -32,42 +28,24 @@ try:
 except CodescaleError as err:
     sys.exit(f"codescale: {err}")
 
-REPO = Path(workflow.basedir)
 LANGS = list(config["languages"])
-RUNS = cs_study.by_name(cs_study.expand(config))
-RESULTS = "results"
 SPLITS = ("train", "validation", "test")
+RUNS = cs_study.by_name(cs_study.expand(config))
 
-if workflow.is_main_process:
-    _cost = cs_plan.summarise(
-        RUNS.values(),
-        config["tokenizer"]["vocab_size"],
-        config["train"]["seq_len"],
-        config["slurm"],
-        config["plan"],
+if workflow.is_main_process:  # the plan and its cost, before anything runs
+    print(
+        cs_plan.format_table(
+            cs_plan.summarise(
+                RUNS.values(),
+                config["tokenizer"]["vocab_size"],
+                config["train"]["seq_len"],
+                config["slurm"],
+                config["plan"],
+            ),
+            config["plan"]["card"],
+        ),
+        file=sys.stderr,
     )
-    print(cs_plan.format_table(_cost, config["plan"]["card"]), file=sys.stderr)
-
-
-def flags(**options):
-    """Keyword options -> a shell-quoted `--key value` string (lists repeat values, None drops,
-    True is a bare flag). Rules pass this as one param, so any change reruns the rule."""
-    parts = []
-    for key, value in options.items():
-        if value is None or value is False or value == []:
-            continue
-        parts.append("--" + key.replace("_", "-"))
-        if value is True:
-            continue
-        values = value if isinstance(value, (list, tuple)) else [value]
-        parts.extend(shlex.quote(str(v)) for v in values)
-    return " ".join(parts)
-
-
-def repo_path(path):
-    """A config path relative to the repository, seen from the working directory."""
-    p = Path(path)
-    return str(p) if p.is_absolute() else os.path.relpath(REPO / p)
 
 
 report: "workflow/report/workflow.rst"
@@ -79,6 +57,7 @@ wildcard_constraints:
     run="(mono|synergy|pairing|allocation)/[^/]+/[^/]+",
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/split.smk"
@@ -101,4 +80,3 @@ rule all:
     default_target: True
     input:
         rules.figures.output,
-

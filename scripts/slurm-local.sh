@@ -7,9 +7,13 @@ cmd=${1:?usage: slurm-local.sh start|stop DIR}
 dir=$(realpath -m "${2:?usage: slurm-local.sh start|stop DIR}")
 
 stop() {
-    for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"; do
+    local d=${1:-$dir}
+    # munged runs as the munge user, so its PID file is munge's own /run/munge/munged.pid.
+    for pidfile in "$d/slurmd.pid" "$d/slurmctld.pid" /run/munge/munged.pid; do
         if [ -f "$pidfile" ]; then
-            kill "$(cat "$pidfile")" 2>/dev/null || true
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             rm -f "$pidfile"
         fi
     done
@@ -30,6 +34,12 @@ mkdir -p "$dir/state" "$dir/spool" /etc/slurm /run/munge
 chown munge:munge /run/munge
 # Fake GPUs: the scheduler needs device files; jobs get CUDA_VISIBLE_DEVICES, torch sees no CUDA.
 for i in 0 1; do [ -e "$dir/gpu$i" ] || mknod "$dir/gpu$i" c 1 3; done
+# Daemons of an earlier start from another state dir would hold the ports: stop them by the PID
+# files that the slurm.conf about to be replaced points at.
+if [ -f /etc/slurm/slurm.conf ]; then
+    prev=$(sed -n 's/^StateSaveLocation=\(.*\)\/state$/\1/p' /etc/slurm/slurm.conf)
+    [ -n "$prev" ] && [ "$prev" != "$dir" ] && stop "$prev"
+fi
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))
 cpus=$(nproc)
 cat > /etc/slurm/slurm.conf <<CONF
@@ -61,8 +71,7 @@ PartitionName=gpu Nodes=localhost Default=NO MaxTime=INFINITE OverSubscribe=FORC
 CONF
 echo "NodeName=localhost Name=gpu Type=fake File=$dir/gpu[0-1]" > /etc/slurm/gres.conf
 stop
-runuser -u munge -- /usr/sbin/munged --pid-file="$dir/munged.pid" 2>/dev/null \
-    || runuser -u munge -- /usr/sbin/munged
+runuser -u munge -- /usr/sbin/munged
 slurmctld
 slurmd -N localhost
 for _ in $(seq 60); do

@@ -261,8 +261,10 @@ def test_registry_sources_validation(tmp_path, body, message):
 
 
 @pytest.mark.network
-def test_registry_build_small(tmp_path):
-    """Real downloads: a Debian binary, a Debian source (private apt state) and an npm package."""
+def test_registry_build_small(tmp_path, monkeypatch):
+    """Real downloads: a Debian binary, a Debian source (private apt state) and an npm package,
+    into a download dir given relative to the working directory (as the workflow gives it)."""
+    monkeypatch.chdir(tmp_path)
     sources = tmp_path / "sources.yaml"
     sources.write_text(
         "sources:\n"
@@ -273,7 +275,7 @@ def test_registry_build_small(tmp_path):
         "  - {package: lodash, version: 4.18.1, kind: npm, lang: javascript, license: MIT,\n"
         "     root: '*', exclude: ['/lodash.js', '/core.js', '/fp/*'], repo_depth: 1}\n"
     )
-    out, dl = tmp_path / "corpus", tmp_path / "downloads"
+    out, dl = Path("corpus"), Path("downloads")
     argv = ["--registry-sources", str(sources), "--download-dir", str(dl), "--out-dir", str(out)]
     argv += ["--languages", "python", "javascript", "csharp", "--cap-bytes-per-language", "200000"]
     assert corpus(*argv) == 0

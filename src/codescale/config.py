@@ -59,6 +59,12 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+def section_defaults(section: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The schema's default value of every key of one top-level config section."""
+    props = (schema or load_schema())["properties"][section]["properties"]
+    return {key: _copy(sub["default"]) for key, sub in props.items() if "default" in sub}
+
+
 def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate `config` in place (filling defaults); raise CodescaleError naming the bad key."""
     schema = schema or load_schema()

@@ -22,6 +22,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from codescale.config import section_defaults
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path
 from codescale.model import presets
@@ -49,20 +50,10 @@ CPU_JOB_CPUS = 2
 CPU_JOB_MIN_MEM_MB = 2000
 CPU_JOB_MAX_OVERHEAD_MIN = 2.0  # a tiny CPU job starts in seconds; slurm.overhead_min is for GPUs
 
-# Defaults of the config schema's `slurm` and `plan` sections (workflow/schemas/config.schema.yaml),
-# so the functions also work on partial dicts in tests and notebooks.
-SLURM_DEFAULTS: dict[str, Any] = {
-    "gpus": True,
-    "gpus_per_node": 8,
-    "max_gpus": 64,
-    "gpu_memory_gb": 80.0,
-    "cpus_per_gpu": 8,
-    "mem_mb_per_gpu": 120000,
-    "max_runtime_h": 48.0,
-    "safety_factor": 1.5,
-    "overhead_min": 10.0,
-}
-PLAN_DEFAULTS: dict[str, Any] = {"card": "H800", "peak_tflops": 989.0, "mfu": 0.4}
+# The functions also take partial `slurm` / `plan` dicts (tests, notebooks): what is missing comes
+# from the config schema's defaults, the one place they are written.
+SLURM_DEFAULTS: dict[str, Any] = section_defaults("slurm")
+PLAN_DEFAULTS: dict[str, Any] = section_defaults("plan")
 
 
 class RunLike(Protocol):
@@ -302,8 +293,8 @@ def run(args: argparse.Namespace) -> None:
     from codescale import study
 
     config = config_mod.load(args.config)
-    plan = {**PLAN_DEFAULTS, **config.get("plan", {})}
-    slurm = {**SLURM_DEFAULTS, **config.get("slurm", {})}
+    plan = dict(config["plan"])
+    slurm = dict(config["slurm"])
     if args.card is not None:
         if args.card not in CARDS:
             if args.peak_tflops is None:

@@ -1,6 +1,3 @@
-DEDUP = config["dedup"]
-
-
 rule dedup_language:
     """Exact, then MinHash-LSH near-duplicate removal within one language."""
     input:
@@ -9,6 +6,8 @@ rule dedup_language:
         docs=f"{RESULTS}/dedup/{{lang}}.parquet",
         removed=f"{RESULTS}/dedup/{{lang}}.removed.parquet",
         stats=f"{RESULTS}/dedup/{{lang}}.stats.json",
+    log:
+        "logs/dedup/{lang}.log",
     params:
         args=lambda wildcards: flags(
             ngram=DEDUP["ngram"],
@@ -16,8 +15,6 @@ rule dedup_language:
             threshold=DEDUP["threshold"],
             seed=config["seed"],
         ),
-    log:
-        "logs/dedup/{lang}.log",
     shell:
         "codescale dedup --input {input} --output {output.docs} --removed {output.removed}"
         " --stats {output.stats} {params.args} > {log} 2>&1"

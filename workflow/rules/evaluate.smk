@@ -1,7 +1,3 @@
-EVAL = config["evaluate"]
-TRANSLATION_TEST = f"{RESULTS}/pairs/translation_test.parquet"
-
-
 rule evaluate_run:
     """Test-split loss and bits/byte per language; translation loss per direction."""
     input:
@@ -10,23 +6,19 @@ rule evaluate_run:
         metrics=rules.train_run.output.metrics,
         tokenizer=TOKENIZER,
         test=[shard_done(lang, "test") for lang in LANGS],
-        translation=TRANSLATION_TEST,
+        translation=lambda wildcards: (
+            [TRANSLATION_TEST] if translated(wildcards) else []
+        ),
     output:
         f"{RESULTS}/eval/{{run}}.json",
-    params:
-        args=lambda wildcards: flags(
-            test=[f"{lang}={token_prefix(lang, 'test')}" for lang in LANGS],
-            # A model is tested in the pair format it saw; the shuffled baseline in the direct one.
-            format="prompt" if RUNS[wildcards.run].pair_format == "prompt" else "direct",
-            prompt_template=PAR["prompt_template"],
-            max_tokens_per_language=EVAL["max_tokens_per_language"],
-            batch_size=EVAL["batch_size"],
-        ),
     log:
         "logs/eval/{run}.log",
+    params:
+        run_dir=f"{RESULTS}/runs/{{run}}",
+        args=evaluate_args,
     shell:
-        "codescale evaluate --run-dir {RESULTS}/runs/{wildcards.run} --tokenizer {input.tokenizer}"
-        " --translation-test {input.translation} {params.args} --out {output} > {log} 2>&1"
+        "codescale evaluate --run-dir {params.run_dir} --tokenizer {input.tokenizer}"
+        " {params.args} --out {output} > {log} 2>&1"
 
 
 rule evaluate:
@@ -34,28 +26,17 @@ rule evaluate:
         expand(rules.evaluate_run.output, run=RUNS),
 
 
-def collect_command(runs):
-    return flags(
-        run=[f"{RESULTS}/runs/{name}" for name in runs],
-        eval=[f"{RESULTS}/eval/{name}.json" for name in runs],
-    )
-
-
-# The optimised allocation run is trained on proportions fitted from the other runs, so the table
-# the fits read leaves it out (no cycle); the final table has every run.
-FIT_RUNS = [name for name, run in RUNS.items() if run.weights is not None]
-
-
 rule collect_for_fit:
+    """The runs the laws are fitted on: all but the optimised allocation (fitted from them)."""
     input:
         expand(rules.evaluate_run.output, run=FIT_RUNS),
     output:
         parquet=f"{RESULTS}/collect/runs_for_fit.parquet",
         csv=f"{RESULTS}/collect/runs_for_fit.csv",
-    params:
-        args=collect_command(FIT_RUNS),
     log:
         "logs/collect_for_fit.log",
+    params:
+        args=collect_args(FIT_RUNS),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"
 
@@ -71,9 +52,9 @@ rule collect:
             caption="../report/runs.rst",
         ),
         csv=f"{RESULTS}/collect/runs.csv",
-    params:
-        args=collect_command(list(RUNS)),
     log:
         "logs/collect.log",
+    params:
+        args=collect_args(list(RUNS)),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

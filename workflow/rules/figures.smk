@@ -1,34 +1,10 @@
-FIGURES = [
-    "fig1_overview",
-    "fig2_per_language",
-    "fig3_translation_unseen",
-    "fig4_translation_directions",
-    "fig5_allocation",
-    "fig6_uniform_vs_optimised",
-    "table1_synergy",
-]
-TABLES = [
-    "table1_synergy",
-    "table2_translation_directions",
-    "table2_translation_laws",
-    "table3_multipl_e",
-    "fits_per_language",
-]
-
-
-def figure_inputs(wildcards):
-    files = [rules.collect.output.parquet, *FITS]
-    if ALLOC_STUDY.get("enabled", bool(ALLOC_STUDY)):
-        files.append(ALLOCATION)
-    return files
-
-
 rule figures:
     """The paper's Figures 1-6 and Tables 1-3, ours beside the published numbers."""
     input:
-        figure_inputs,
+        table=rules.collect.output.parquet,
+        fits=figure_fits,
     output:
-        [
+        figures=[
             report(
                 f"{RESULTS}/figures/{name}.png",
                 caption=f"../report/{name}.rst",
@@ -36,8 +12,8 @@ rule figures:
             )
             for name in FIGURES
         ],
-        [f"{RESULTS}/figures/{name}.pdf" for name in FIGURES],
-        [
+        pdfs=[f"{RESULTS}/figures/{name}.pdf" for name in FIGURES],
+        tables=[
             report(
                 f"{RESULTS}/tables/{name}.csv",
                 caption=f"../report/{name}.rst",
@@ -45,13 +21,17 @@ rule figures:
             )
             for name in TABLES
         ],
-        [f"{RESULTS}/tables/{name}.md" for name in TABLES],
+        markdown=[f"{RESULTS}/tables/{name}.md" for name in TABLES],
         manifest=f"{RESULTS}/figures/manifest.json",
     log:
         "logs/figures.log",
+    params:
+        fits=lambda wildcards, input: os.path.dirname(input.fits[0]),
+        figures=lambda wildcards, output: os.path.dirname(output.manifest),
+        tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
     shell:
-        "codescale figures --table {input[0]} --fits-dir {RESULTS}/fits"
-        " --out-dir {RESULTS}/figures --tables-dir {RESULTS}/tables"
+        "codescale figures --table {input.table} --fits-dir {params.fits}"
+        " --out-dir {params.figures} --tables-dir {params.tables}"
         " --manifest {output.manifest} > {log} 2>&1"
 
 
@@ -59,9 +39,9 @@ rule plan:
     """FLOPs and GPU-hours of every run of the study (also printed at the top of a dry run)."""
     output:
         f"{RESULTS}/plan.csv",
-    params:
-        config_json=json.dumps(config, sort_keys=True),
     log:
         "logs/plan.log",
+    params:
+        config_json=json.dumps(config, sort_keys=True),
     shell:
         "printf '%s' {params.config_json:q} | codescale plan --config - --out {output} > {log} 2>&1"

@@ -1,16 +1,13 @@
-PAR = config["parallel"]
-PAIRING = config["studies"].get("pairing", {})
-PAIR_FORMATS = PAIRING.get("formats", ["shuffled", "direct", "prompt"])
-
-
 rule fetch_parallel:
     """Parallel data sets from the configured folder or their pinned URLs, checksums verified."""
     output:
         directory("resources/parallel"),
-    params:
-        args=lambda wildcards: flags(source_dir=repo_path(PAR["path"]) if PAR["path"] else None),
     log:
         "logs/fetch_parallel.log",
+    params:
+        args=lambda wildcards: flags(
+            source_dir=repo_path(PAR["path"]) if PAR["path"] else None
+        ),
     shell:
         "codescale fetch-parallel {params.args} --out-dir {output} > {log} 2>&1"
 
@@ -21,20 +18,21 @@ rule parallel_tasks:
         rules.fetch_parallel.output,
     output:
         tasks=f"{RESULTS}/pairs/tasks.json",
-        heldout=f"{RESULTS}/pairs/heldout.parquet",
+        heldout=HELDOUT,
         programs=f"{RESULTS}/pairs/programs.parquet",
+    log:
+        "logs/parallel_tasks.log",
     params:
+        out=lambda wildcards, output: os.path.dirname(output.tasks),
         args=lambda wildcards: flags(
             languages=LANGS,
             heldout=PAR["heldout_tasks"],
             seed=config["seed"],
             no_mbxp=not PAR["mbxp"],
         ),
-    log:
-        "logs/parallel_tasks.log",
     shell:
         "codescale parallel-tasks --parallel-dir {input} {params.args}"
-        " --out-dir {RESULTS}/pairs > {log} 2>&1"
+        " --out-dir {params.out} > {log} 2>&1"
 
 
 rule pairs:
@@ -49,16 +47,17 @@ rule pairs:
             for fmt in PAIR_FORMATS
             for ext in (".bin", ".idx.npy", ".json")
         ],
-        test=f"{RESULTS}/pairs/translation_test.parquet",
+        test=TRANSLATION_TEST,
+    log:
+        "logs/pairs.log",
     params:
+        out=lambda wildcards, output: os.path.dirname(output.test),
         args=lambda wildcards: flags(
             formats=PAIR_FORMATS,
             prompt_template=PAR["prompt_template"],
             languages=LANGS,
             seed=config["seed"],
         ),
-    log:
-        "logs/pairs.log",
     shell:
         "codescale pairs --programs {input.programs} --heldout {input.heldout}"
-        " --tokenizer {input.tokenizer} {params.args} --out-dir {RESULTS}/pairs > {log} 2>&1"
+        " --tokenizer {input.tokenizer} {params.args} --out-dir {params.out} > {log} 2>&1"

@@ -1,25 +1,11 @@
-TOK = config["tokenizer"]
-TOKENIZER = f"{RESULTS}/tokenizer/tokenizer.json"
-
-
-def shard(lang, split):
-    """The three files of one token shard."""
-    prefix = f"{RESULTS}/tokens/{lang}/{split}"
-    return [f"{prefix}.bin", f"{prefix}.idx.npy", f"{prefix}.json"]
-
-
-def shard_done(lang, split):
-    """What consumers depend on: a shard's .json, written last, so it marks a complete shard
-    (one file per shard also keeps the paper-scale DAG small)."""
-    return f"{RESULTS}/tokens/{lang}/{split}.json"
-
-
 rule tokenizer:
     """Byte-level BPE on a language-balanced sample of the training split."""
     input:
         expand(f"{RESULTS}/split/{{lang}}/train.parquet", lang=LANGS),
     output:
         TOKENIZER,
+    log:
+        "logs/tokenizer.log",
     params:
         args=lambda wildcards, input: flags(
             input=[f"{lang}={path}" for lang, path in zip(LANGS, input)],
@@ -30,8 +16,6 @@ rule tokenizer:
             pad=TOK["special_tokens"]["pad"],
             language_tag=TOK["special_tokens"]["language_tag"],
         ),
-    log:
-        "logs/tokenizer.log",
     shell:
         "codescale tokenizer {params.args} --out {output} > {log} 2>&1"
 
@@ -45,10 +29,12 @@ rule tokenize_shard:
         shard("{lang}", "{split}"),
     log:
         "logs/tokenize/{lang}/{split}.log",
+    params:
+        prefix=lambda wildcards: token_prefix(wildcards.lang, wildcards.split),
     shell:
         "codescale tokenize --tokenizer {input.tokenizer} --input {input.docs}"
         " --lang {wildcards.lang} --split {wildcards.split}"
-        " --out-prefix {RESULTS}/tokens/{wildcards.lang}/{wildcards.split} > {log} 2>&1"
+        " --out-prefix {params.prefix} > {log} 2>&1"
 
 
 rule tokenize:

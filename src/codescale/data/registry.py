@@ -49,7 +49,7 @@ import yaml
 from codescale import LANGUAGES
 from codescale.data.readers import EXTENSION_LANGUAGE, Candidate, extension_language
 from codescale.errors import CodescaleError
-from codescale.io import write_json
+from codescale.io import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +140,6 @@ def load_sources(path: str | os.PathLike[str] | None = None) -> list[SourceSpec]
     return specs
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _run(cmd: list[str], cwd: Path, what: str) -> subprocess.CompletedProcess[str]:
     log.info("%s: %s", what, " ".join(cmd))
     env = {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
@@ -165,7 +157,7 @@ class Downloader:
     """Fetches pinned packages into a cache directory; one instance per corpus build."""
 
     def __init__(self, download_dir: str | os.PathLike[str]):
-        self.dir = Path(download_dir)
+        self.dir = Path(download_dir).resolve()  # apt runs with another cwd
         self._apt_ready = False
 
     # -- cache -------------------------------------------------------------------------------
@@ -183,7 +175,7 @@ class Downloader:
             file = self.dir / spec.kind / e["file"]
             if not file.exists() or file.stat().st_size != e["size"]:
                 return None
-            if _sha256(file) != e["sha256"]:
+            if sha256_file(file) != e["sha256"]:
                 return None
             version, sha, size = e["version"], e["sha256"], e["size"]
             out.append(Download(spec.package, version, spec.kind, file, sha, size, spec.license))
@@ -193,7 +185,7 @@ class Downloader:
         if not files:
             raise CodescaleError(f"{spec.kind} {spec.package}: download produced no file")
         downloads = [
-            Download(spec.package, v, spec.kind, f, _sha256(f), f.stat().st_size, spec.license)
+            Download(spec.package, v, spec.kind, f, sha256_file(f), f.stat().st_size, spec.license)
             for f, v in files
         ]
         write_json(

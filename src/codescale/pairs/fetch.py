@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import logging
 import shutil
 import urllib.request
@@ -25,7 +24,7 @@ from typing import Any
 import yaml
 
 from codescale.errors import CodescaleError
-from codescale.io import atomic_path, write_json
+from codescale.io import atomic_path, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +35,6 @@ def load_sources() -> dict[str, Any]:
     """The pinned sources table shipped with the package."""
     text = resources.files("codescale.pairs").joinpath("sources.yaml").read_text()
     return yaml.safe_load(text)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check(path: Path, expected: str, what: str) -> None:
