@@ -188,6 +188,8 @@ def evaluate_args(wildcards):
         prompt_template=PAR["prompt_template"],
         max_tokens_per_language=EVAL["max_tokens_per_language"],
         batch_size=EVAL["batch_size"],
+        bleu=EVAL["bleu"] and translated(wildcards),
+        bleu_max_instances=EVAL["bleu_max_instances"] if EVAL["bleu"] else None,
     )
 
 

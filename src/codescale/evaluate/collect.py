@@ -9,8 +9,10 @@ D). Metric rows (column `metric`, then lang / src_lang / tgt_lang / seen, then v
 - translation_loss: per direction (src_lang, tgt_lang, seen), nats per target token;
 - translation_loss_seen_mean, translation_loss_unseen_mean (Figure 3), translation_loss_all_mean,
   translation_loss_nonpython_mean (no lang): means over directions;
-- translation_loss_x_to_all, translation_loss_all_to_x (lang = X; Figure 4).
-A run without a translation evaluation simply has no translation rows.
+- translation_loss_x_to_all, translation_loss_all_to_x (lang = X; Figure 4);
+- translation_bleu: per direction (src_lang, tgt_lang, seen), greedy-translation BLEU (0-100), and
+  translation_bleu_seen_mean, translation_bleu_unseen_mean (no lang); only with `evaluate --bleu`.
+A run without a translation evaluation (or without BLEU) simply has no such rows.
 """
 
 from __future__ import annotations
@@ -104,6 +106,14 @@ def metric_rows(final_train_loss: float | None, ev: dict[str, Any]) -> list[dict
             for lang in LANGUAGES:
                 if (agg.get(key) or {}).get(lang) is not None:
                     rows.append(row(f"translation_loss_{key}", agg[key][lang], lang=lang))
+        bleu = tr.get("bleu")
+        if bleu:
+            for d in bleu["directions"]:
+                rows.append(row("translation_bleu", d["bleu"], src=d["src_lang"],
+                                tgt=d["tgt_lang"], seen=bool(d["seen"])))  # fmt: skip
+            for key in ("seen_mean", "unseen_mean"):
+                if bleu.get(key) is not None:
+                    rows.append(row(f"translation_bleu_{key}", bleu[key]))
     return rows
 
 

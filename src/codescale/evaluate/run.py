@@ -11,8 +11,12 @@ Output (results/eval/RUN.json):
                           "aggregates": {"seen_mean", "unseen_mean", "all_mean", "nonpython_mean",
                                          "x_to_all": {lang: v}, "all_to_x": {lang: v}},
                           "instances": [{"task_id", "src_lang", "tgt_lang", "seen", "nats",
-                                         "n_tokens", "truncated"}]}}
+                                         "n_tokens", "truncated"}],
+                          "bleu": (only with --bleu) {"directions": [{"src_lang", "tgt_lang",
+                                   "seen", "bleu", "n_instances"}], "seen_mean", "unseen_mean",
+                                   "max_new_tokens"}}}
 How windows, bytes and long pairs are handled: codescale.evaluate.losses and .translation.
+Greedy translation and BLEU (off by default; --bleu): codescale.evaluate.generate.
 The translation format defaults to the run's pair format (direct for shuffled and for runs without
 pairs, since a shuffled-trained model never saw a pair layout).
 """
@@ -106,6 +110,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="evaluate whole test documents until this many tokens (default all)",
     )
+    parser.add_argument(
+        "--bleu",
+        action="store_true",
+        help="also translate greedily and score BLEU per direction (needs --translation-test)",
+    )
+    parser.add_argument(
+        "--bleu-max-instances",
+        type=int,
+        default=None,
+        metavar="N",
+        help="BLEU on the first N instances per direction by task id (default all)",
+    )
+    parser.add_argument(
+        "--bleu-max-new-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cap on generated tokens (default: reference target tokens + 32, uncapped)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--out", type=Path, required=True, help="results/eval/RUN.json")
@@ -114,6 +137,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise CodescaleError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.bleu and args.translation_test is None:
+        raise CodescaleError("--bleu needs --translation-test (BLEU scores translation pairs)")
+    for flag in ("bleu_max_instances", "bleu_max_new_tokens"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise CodescaleError(f"--{flag.replace('_', '-')} must be >= 1, got {value}")
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
@@ -171,6 +200,27 @@ def run(args: argparse.Namespace) -> None:
             "aggregates": aggregates(directions, languages),
             "instances": records,
         }
+        if args.bleu:
+            from codescale.evaluate.generate import translation_bleu
+
+            bleu = translation_bleu(
+                model,
+                tok,
+                test.to_dicts(),
+                fmt,
+                args.prompt_template,
+                args.batch_size,
+                device,
+                args.bleu_max_instances,
+                args.bleu_max_new_tokens,
+            )
+            result["translation"]["bleu"] = bleu
+            log.info(
+                "translation BLEU (%s): seen mean %s, unseen mean %s",
+                fmt,
+                bleu["seen_mean"],
+                bleu["unseen_mean"],
+            )
         log.info(
             "translation (%s): %d instances, unseen mean %.4f",
             fmt,
