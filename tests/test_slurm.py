@@ -87,7 +87,7 @@ def snakemake_cmd(workdir: Path, configfile: Path, *args: str, timeout: int) -> 
     ]
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 1500):
+def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 2400):
     cmd = snakemake_cmd(workdir, configfile, *args, timeout=timeout)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
 

@@ -13,7 +13,13 @@ rule mixture:
 
 
 rule train_run:
-    """Train one model on one mixture; resumes from results/checkpoints/{run} when it exists."""
+    """Train one model on one mixture; resumes from results/checkpoints/{run} when it exists.
+
+    At a time limit or preemption Slurm sends SIGTERM to the job's processes: training writes a
+    checkpoint and exits, and the profile's global retries resubmit the job to resume. (No early
+    `--signal=USR1`: the executor's jobstep process does not handle it and dies, taking the step
+    with it.)
+    """
     input:
         mixture=rules.mixture.output,
         shards=mixture_inputs,
@@ -34,9 +40,6 @@ rule train_run:
         mem_mb=resource("mem_mb"),
         runtime=resource("runtime"),
         slurm_partition=resource("slurm_partition"),
-        # Slurm warns 5 minutes before the time limit: training checkpoints and exits, and the
-        # global retry resubmits it to resume.
-        slurm_extra="--signal=USR1@300",
     params:
         args=train_args,
         out=f"{RESULTS}/runs/{{run}}",
