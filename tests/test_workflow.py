@@ -72,3 +72,12 @@ def test_changing_dedup_threshold_reruns_dedup_and_downstream_only(smoke_run: Pa
     assert jobs.get("dedup_language") == 3
     assert "corpus" not in jobs and "fetch_parallel" not in jobs and "parallel_tasks" not in jobs
     assert jobs.get("split_language") == 3 and jobs.get("figures") == 1
+
+
+def test_html_report_has_every_figure(smoke_run: Path):
+    report = smoke_run / "report.html"
+    proc = snakemake(smoke_run, "--report", str(report), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for name in ("fig2_per_language", "fig4_translation_directions", "table1_synergy", "runs.csv"):
+        assert name in html

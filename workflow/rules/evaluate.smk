@@ -46,12 +46,12 @@ rule collect:
     input:
         expand(rules.evaluate_run.output, run=RUNS),
     output:
-        parquet=report(
-            f"{RESULTS}/collect/runs.parquet",
+        parquet=f"{RESULTS}/collect/runs.parquet",
+        csv=report(
+            f"{RESULTS}/collect/runs.csv",
             category="Tables",
             caption="../report/runs.rst",
         ),
-        csv=f"{RESULTS}/collect/runs.csv",
     log:
         "logs/collect.log",
     params:
