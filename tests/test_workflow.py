@@ -33,7 +33,8 @@ def test_dry_run_shows_the_plan_and_its_cost(tmp_path):
     proc = snakemake(tmp_path, "-n", "--cores", "2", timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
-    assert "GPU-hours" in out
+    # the cost table: one row per study and a total, in hours of the configured card
+    assert "H800-hours" in out and re.search(r"^total\s+32\s", out, re.M)
     jobs = planned_jobs(out)
     runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
     assert jobs["train_run"] == len(runs)
