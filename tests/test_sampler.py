@@ -231,3 +231,25 @@ def test_ladder_rule_and_schedules() -> None:
     assert wl[50] == wl[79] == pytest.approx(1e-3) and wl[-1] == pytest.approx(1e-4)
     with pytest.raises(CodescaleError, match="schedule"):
         HParams(batch_size=8, lr=1e-3, steps=10, seq_len=16, schedule="linear")
+
+
+def test_weights_from_allocation_drop_shares_the_schedule_cannot_resolve(tmp_path):
+    """The optimised-allocation run takes the optimiser's proportions; a share below the sampler's
+    resolution (1/PERIOD) would get no sequences, so that source is left out, not an error."""
+    import json
+
+    from codescale.cli import main
+    from codescale.data.shards import write_shard
+
+    for lang in ("python", "rust"):
+        write_shard(tmp_path / lang, [[2, 5, 6, 0]] * 4, vocab_size=16, n_bytes=8, lang=lang)
+    alloc = tmp_path / "allocation.json"
+    alloc.write_text(json.dumps({"proportions": {"python": 1 - 1e-9, "rust": 1.0004e-9}}))
+    out = tmp_path / "mixture.json"
+    argv = ["mixture", "--run", "allocation/optimised/x", "--seq-len", "2", "--tokens", "64",
+            "--source", f"python={tmp_path / 'python'}:0.5", f"rust={tmp_path / 'rust'}:0.5",
+            "--weights-from", str(alloc), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    plan = json.loads(out.read_text())
+    assert [(s["name"], s["weight"]) for s in plan["sources"]] == [("python", 1.0)]
+    assert plan["spec"]["weights"] == {"python": 1.0}

@@ -17,6 +17,7 @@ from typing import Any
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
 from codescale.io import write_json
+from codescale.train.sampler import PERIOD
 
 WEIGHT_TOLERANCE = 1e-6
 _COUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([KMBT]?)\s*$")
@@ -141,7 +142,8 @@ def allocated(sources: list[dict[str, Any]], allocation: str | Path) -> list[dic
     if missing:
         raise CodescaleError(f"allocation {path} gives no proportion for {', '.join(missing)}")
     kept = [{**s, "weight": float(proportions[s["name"]])} for s in sources]
-    kept = [s for s in kept if s["weight"] > 1e-9]
+    # The sampler's schedule resolves weights in steps of 1/PERIOD: a smaller share gets no data.
+    kept = [s for s in kept if s["weight"] >= 1.0 / PERIOD]
     total = sum(s["weight"] for s in kept)
     return [{**s, "weight": s["weight"] / total} for s in kept]
 
