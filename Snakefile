@@ -58,6 +58,7 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/slurm.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/dedup.smk"
 include: "workflow/rules/split.smk"
