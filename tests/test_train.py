@@ -154,20 +154,21 @@ def _wait_for(
 
 @pytest.mark.slow  # two real subprocesses: ~30 s on a loaded 2-core box
 def test_sigterm_then_sigkill_then_resume_is_exact(corpus: dict[str, str], tmp_path: Path) -> None:
-    """SIGTERM checkpoints and exits 2; SIGKILL loses only work after the last checkpoint; the
-    resumed run ends bitwise equal to an uninterrupted one (loss curve, val loss, weights)."""
+    """SIGTERM checkpoints and exits 75 (resubmit); SIGKILL loses only work after the last
+    checkpoint; the resumed run ends bitwise equal to an uninterrupted one (loss curve, val loss,
+    weights)."""
     extra = ("--checkpoint-every", "4", "--log-every", "2", "--lr", "0.02")
     assert main(_train_args(corpus, tmp_path / "ref", tmp_path / "ref_ckpt", *extra)) == 0
     ref = json.loads((tmp_path / "ref" / "metrics.json").read_text())
     ckpt = tmp_path / "ckpt"
     last = ckpt / "last.ckpt"
     args = _train_args(corpus, tmp_path / "out", ckpt, *extra)
-    # 1: SIGTERM (Slurm preemption) after the first checkpoint: checkpoint, exit 2
+    # 1: SIGTERM (Slurm preemption) after the first checkpoint: checkpoint, exit 75
     proc = _run_cli(args)
     _wait_for(last, proc)
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 2, output
+    assert proc.returncode == 75, output
     assert "received SIGTERM at step" in output
     stopped = int(output.split("received SIGTERM at step ")[1].split("/")[0])
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == stopped

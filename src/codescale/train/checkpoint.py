@@ -1,48 +1,63 @@
-"""Checkpoints that a kill at any instant cannot corrupt, plus what exact resume needs beyond them.
+"""Checkpoints that a kill at any instant cannot corrupt, full or sharded, plus exact-resume state.
 
-Lightning's TorchCheckpointIO writes the file in place, so a job killed mid-write (SIGKILL, node
-failure) leaves a truncated last.ckpt that the resubmitted job then fails to load.
-AtomicCheckpointIO writes through codescale.io.atomic_path instead: last.ckpt is always either the
-previous or the new complete checkpoint.
+`last.ckpt` in the checkpoint dir is always either absent, the previous complete checkpoint or the
+new complete one, never a half-written one:
 
-Lightning checkpoints hold weights, optimizer state and loop counters but no RNG state; `rng_state`
-/ `set_rng_state` add it (the data order needs none: it is a function of the step).
+- full (one process, DDP: the weights are replicated): rank 0 writes one torch.save file through
+  codescale.io.atomic_path (temporary file in the same dir, fsync, rename onto last.ckpt). Keys:
+  global_step, state_dict (the Transformer's own key names), optimizer (torch AdamW state dict),
+  codescale (see `extra` below).
+- sharded (FSDP): every rank writes its own shard of weights and AdamW state with
+  torch.distributed.checkpoint (DCP) into `.sharded-step{k}.tmp/`; after a barrier rank 0 writes
+  `meta.pt` (global_step, codescale) into it, renames the directory to `sharded-step{k}/`, then
+  points last.ckpt at it with an atomic symlink swap and deletes older `sharded-step*/` dirs. A
+  kill before the swap leaves last.ckpt on the previous checkpoint (the leftover directory is
+  removed by the next save). DCP reshards on load, so a resumed job may have another world size.
+
+`extra` (the "codescale" entry) holds what exact resume needs beyond weights and optimizer: the
+configuration fingerprint, RNG states, the loss curve so far, train time, stops and segments.
+The data order needs nothing: it is a function of the step.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path
 
 LAST = "last.ckpt"
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """TorchCheckpointIO whose writes are atomic (tmp file in the same dir, fsync, rename)."""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None:
-            raise TypeError("AtomicCheckpointIO takes no storage_options")
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+META = "meta.pt"
+SHARDED_PREFIX = "sharded-step"
 
 
 def last_checkpoint(ckpt_dir: str | Path) -> Path | None:
-    """The checkpoint a resubmitted job resumes from, if any."""
+    """The checkpoint a resubmitted job resumes from (a file or a sharded directory), if any."""
     path = Path(ckpt_dir) / LAST
     return path if path.exists() else None
+
+
+def is_sharded(path: Path) -> bool:
+    return path.is_dir()
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """global_step and the codescale entry of a full or sharded checkpoint (no tensors loaded)."""
+    target = path / META if is_sharded(path) else path
+    try:
+        ckpt = torch.load(target, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # a corrupt file must name itself
+        raise CodescaleError(f"cannot read checkpoint {target}: {err}") from None
+    return ckpt
 
 
 def fingerprint(payload: dict[str, Any]) -> str:
@@ -56,10 +71,7 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 def check_fingerprint(path: Path, expected: str) -> int:
     """Raise unless the checkpoint at `path` was written by this configuration; return its step."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception as err:  # a corrupt file must name itself
-        raise CodescaleError(f"cannot read checkpoint {path}: {err}") from None
+    ckpt = read_meta(path)
     found = ckpt.get("codescale", {}).get("fingerprint")
     if found != expected:
         raise CodescaleError(
@@ -67,6 +79,113 @@ def check_fingerprint(path: Path, expected: str) -> int:
             f"this run {expected}); delete it to start fresh"
         )
     return int(ckpt.get("global_step", 0))
+
+
+def save_full(
+    path: Path, step: int, model: torch.nn.Module, optimizer: Any, extra: dict[str, Any]
+) -> None:
+    """Rank 0 only: one atomic torch.save file (weights are replicated on every rank)."""
+    state = {
+        "global_step": step,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "codescale": extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_full(path: Path, model: torch.nn.Module, optimizer: Any) -> dict[str, Any]:
+    """Every rank: weights and optimizer state from a full checkpoint; returns the whole dict."""
+    if is_sharded(path):
+        raise CodescaleError(
+            f"checkpoint {path} is sharded (written by --strategy fsdp); resume it with "
+            "--strategy fsdp or delete it"
+        )
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(ckpt["state_dict"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return ckpt
+
+
+def save_sharded(
+    ckpt_dir: Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: Any,
+    extra: dict[str, Any],
+    rank: int,
+    barrier: Any,
+) -> Path:
+    """Every rank: DCP-save its shards, then rank 0 publishes the directory (module docstring)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    tmp = ckpt_dir / f".{SHARDED_PREFIX}{step:09d}.tmp"
+    final = ckpt_dir / f"{SHARDED_PREFIX}{step:09d}"
+    if rank == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    barrier()
+    model_sd, optim_sd = get_state_dict(model, optimizer)
+    dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+    barrier()  # every shard is on disk before the directory is published
+    if rank == 0:
+        torch.save({"global_step": step, "codescale": extra}, tmp / META)
+        _fsync_dir(tmp)
+        last = ckpt_dir / LAST
+        current = last.resolve() if last.is_symlink() else None
+        if final.exists() and final != current:
+            shutil.rmtree(final)
+        if final != current:
+            os.replace(tmp, final)
+        else:  # the same step saved twice (a rerun after completion): keep the published one
+            shutil.rmtree(tmp)
+        link = ckpt_dir / f".{LAST}.link.tmp"
+        link.unlink(missing_ok=True)
+        os.symlink(final.name, link)
+        os.replace(link, last)
+        _fsync_dir(ckpt_dir)
+        for old in ckpt_dir.glob(f"{SHARDED_PREFIX}*"):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+        for old in ckpt_dir.glob(f".{SHARDED_PREFIX}*.tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+    barrier()
+    return final
+
+
+def load_sharded(path: Path, model: torch.nn.Module, optimizer: Any) -> dict[str, Any]:
+    """Every rank: its shards of weights and optimizer state (DCP reshards across world sizes)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    if not is_sharded(path):
+        raise CodescaleError(
+            f"checkpoint {path} is a full (unsharded) checkpoint; resume it with --strategy "
+            "auto/ddp or delete it"
+        )
+    model_sd, optim_sd = get_state_dict(model, optimizer)
+    state = {"model": model_sd, "optim": optim_sd}
+    dcp.load(state, checkpoint_id=str(path.resolve()))
+    set_state_dict(
+        model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"]
+    )
+    return read_meta(path)
+
+
+def remove_checkpoint(ckpt_dir: Path) -> None:
+    """Delete last.ckpt and any sharded directories (once the run's outputs exist)."""
+    (ckpt_dir / LAST).unlink(missing_ok=True)
+    for old in [*ckpt_dir.glob(f"{SHARDED_PREFIX}*"), *ckpt_dir.glob(f".{SHARDED_PREFIX}*")]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,53 +1,49 @@
-"""The LightningModule that trains one decoder, built to run as fast as a plain PyTorch loop.
+"""The training step of one decoder under Lightning Fabric: micro-batches, DDP or FSDP2, compile.
 
-Why the Trainer measured 0.44x of a plain compiled loop (DESIGN.md, H200), from Lightning 2.6's
-source (lightning/pytorch/...), and what this module does instead:
+Why Fabric and not the Lightning Trainer (until issue 9 this module was a LightningModule):
 
-1. Host-device syncs every step. `self.log(..., prog_bar=True)` puts the loss in the progress-bar
-   metrics; TQDMProgressBar (refresh_rate=1) calls `get_metrics` -> `progress_bar_metrics` ->
-   `convert_tensors_to_scalars` -> `.item()` on every batch (callbacks/progress/tqdm_progress.py
-   `on_train_batch_end`). A sync per step stops the CPU from queueing the next step while the GPU
-   runs this one, so all of Lightning's per-step Python (hooks, loop bookkeeping, result
-   collection) lands on the critical path instead of hiding behind GPU work. With world_size > 1
-   the epoch loop adds another one: `_broadcast_sigterm_tensor` broadcasts a flag and calls
-   `.item()` on every batch (loops/training_epoch_loop.py, `on_advance_start`).
-   -> we never call `self.log` and use no Lightning progress bar or logger; per-step losses stay
-   on the device and are read with one `.item()`-free `torch.stack(...).cpu()` every `log_every`
-   steps (`flush_losses`).
-2. torch.compile of the LightningModule. `trainer.fit(torch.compile(module))` is unwrapped by
-   `utilities/compile.py:from_compiled`, which wraps `training_step` (and forward) in the dynamo
-   context: dynamo then traces Lightning's own code inside training_step (`self.log`, result
-   collection, optimizer wrappers), hitting graph breaks and recompiles.
-   -> we compile only the pure function model.loss (forward + cross-entropy in one graph), the
-   same thing the plain loop compiles.
-3. Automatic optimization runs forward/backward inside a closure passed to `optimizer.step`
-   (loops/optimization/automatic.py), through the precision plugin's `optimizer_step`, with
-   `on_before_zero_grad`, `on_before_backward`, `on_after_backward`, `on_before_optimizer_step`
-   hooks and a `ClosureResult` per step, plus batch-size extraction for logging. It is correct but
-   it is Python per step, which only costs time once (1) has exposed it.
-   -> manual optimization: `manual_backward`, one foreach `clip_grad_norm_`, the
-   fused AdamW step, `zero_grad(set_to_none=True)`. No LR scheduler object: the LR is a pure
-   function of the step (hparams.lr_at), set on the param groups.
-4. Data: Lightning would inject a DistributedSampler and re-iterate the loader from the start on
-   resume; the data order here is a function of the step (sampler.py), so the loader is built from
-   trainer.global_step after the checkpoint is restored, and use_distributed_sampler=False.
+1. Speed. DESIGN.md measured the Trainer at 0.44x a plain compiled loop on an H200 and Fabric +
+   torch.compile at plain-PyTorch speed. The Trainer's costs were host-device syncs per step (its
+   progress bar's `.item()`, and with world_size > 1 `_broadcast_sigterm_tensor` + `.item()` in
+   every batch), dynamo tracing Lightning's own code when the LightningModule is compiled, and the
+   automatic-optimization closure machinery. With Fabric the loop is ours: nothing syncs but the
+   loss read-back every `log_every` steps (`flush_losses`).
+2. Correct gradient accumulation. Lightning's DDP arms the gradient all-reduce once per DDP
+   forward (one training_step), so k backward passes inside one training_step all-reduced only
+   the first micro-batch's gradient and left the rest local: ranks diverged. Here every
+   micro-batch is its own forward through the DDP/FSDP-wrapped module, inside
+   `fabric.no_backward_sync(model, enabled=not last)`: no all-reduce (DDP) / reduce-scatter
+   (FSDP2) until the last micro-batch, whose backward reduces the summed gradient, overlapped
+   with the backward as usual. Each micro-batch's mean loss is divided by k, so k micro-batches
+   of M sequences give the update of one batch of k*M (every sequence has the same length).
+3. Compile that keeps the overlap. `torch.compile` is applied to the module DDP wraps and
+   Fabric re-applies it on top of the DDP wrapper (`_reapply_compile`), so dynamo's
+   DDPOptimizer splits the graph at bucket boundaries and the all-reduce of one bucket overlaps
+   the backward of the next. Compiling only the loss function outside DDP (as before) made one
+   graph whose gradients all became ready at once, after the whole backward. Under FSDP2 each
+   transformer block is compiled on its own before `fully_shard` (the torchtitan recipe), so the
+   per-block all-gather/reduce-scatter hooks stay outside the graphs.
+4. Sharding and its checkpoints. `--strategy fsdp` is Fabric's ModelParallelStrategy (FSDP2
+   `fully_shard`, DTensor parameters) with our `parallelize_fsdp`: one FSDP unit per block plus
+   the root (embedding, final norm, head). Checkpoints are DCP shards (checkpoint.py).
 
-benchmarks/train_throughput.py measures this module's step against the plain loop.
+The data order is a function of the step (sampler.py): rank r of W takes sequences
+[r*B/W, (r+1)*B/W) of global batch `step`, micro-batch i of those the i-th slice of M rows.
+
+benchmarks/train_throughput.py measures this step against the plain loop.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import lightning as L
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch import nn
+from torch.utils.data import Dataset
 
 from codescale.errors import CodescaleError
-from codescale.model.llama import ModelConfig, Transformer
-from codescale.train.checkpoint import rng_state, set_rng_state
+from codescale.model.llama import Transformer
 from codescale.train.hparams import HParams, lr_at
 from codescale.train.sampler import MixtureSampler
 
@@ -87,27 +83,30 @@ class StepBatches(Dataset):
         return out
 
 
-class ResumeSampler(Sampler[int]):
-    """Steps [start(), steps), with start read when iteration begins (after a checkpoint restore).
+def grad_accum_steps(batch: int, world: int, micro: int | None) -> tuple[int, int]:
+    """(micro-batch size, accumulation steps) for a global batch of `batch` sequences.
 
-    __len__ is the full run, not the remainder: Lightning restores its batch counter from the
-    checkpoint and ends the epoch when that counter reaches len(loader); a remainder length would
-    end it early and restart the data at the resume step.
+    micro=None means the whole per-rank share in one pass. Raises naming the numbers when the
+    global batch does not split into world x micro x k.
     """
+    if batch % world:
+        raise CodescaleError(f"global batch {batch} is not divisible by the world size {world}")
+    local = batch // world
+    micro = micro or local
+    if micro < 1 or local % micro:
+        raise CodescaleError(
+            f"global batch {batch} / (world size {world} x micro-batch {micro}) = "
+            f"{batch / (world * micro):g} accumulation steps: not a whole number"
+        )
+    return micro, local // micro
 
-    def __init__(self, start: Callable[[], int], steps: int):
-        self.start = start
-        self.steps = steps
 
-    def __len__(self) -> int:
-        return self.steps
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices except the input embedding (OLMo); none on norm weights.
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.start(), self.steps))
-
-
-def param_groups(model: Transformer, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices except the input embedding (OLMo); none on norm weights."""
+    `model` is the Transformer, possibly with checkpoint-wrapped or sharded blocks (names are
+    the Transformer's own, e.g. "embed.weight"; parameters may be DTensors).
+    """
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.ndim >= 2 and not name.startswith("embed.") else no_decay).append(p)
@@ -117,83 +116,97 @@ def param_groups(model: Transformer, weight_decay: float) -> list[dict[str, Any]
     ]
 
 
-class LMModule(L.LightningModule):
-    """Manual-optimization training of `Transformer` on packed sequences (see module docstring)."""
+class LossModule(nn.Module):
+    """forward(tokens, targets, doc_ids) = mean next-token loss: the module DDP/FSDP wraps.
 
-    def __init__(
-        self,
-        model_cfg: dict[str, Any],
-        hp: HParams,
-        micro_batches: int = 1,
-        compile: bool = False,
-    ):
+    Loss inside forward, so that one DDP forward covers exactly one micro-batch and a compiled
+    forward holds model and cross-entropy in one graph.
+    """
+
+    def __init__(self, net: Transformer):
         super().__init__()
-        self.automatic_optimization = False
-        self.model = Transformer(ModelConfig(**model_cfg))
+        self.net = net
+
+    def forward(
+        self, tokens: torch.Tensor, targets: torch.Tensor, doc_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.net.loss(tokens, targets, doc_ids)
+
+
+def apply_activation_checkpointing(net: Transformer) -> None:
+    """Recompute each block's activations in the backward instead of storing them.
+
+    Applied from outside the model (llama.py stays untouched): each `net.layers[i]` is replaced by
+    torch's CheckpointWrapper (non-reentrant torch.utils.checkpoint), whose state-dict hooks keep
+    the Transformer's key names. Stored activations per block drop to the block input.
+    """
+    from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import (
+        CheckpointImpl,
+        checkpoint_wrapper,
+    )
+
+    for i, block in enumerate(net.layers):
+        net.layers[i] = checkpoint_wrapper(block, checkpoint_impl=CheckpointImpl.NO_REENTRANT)
+
+
+def parallelize_fsdp(
+    module: LossModule, mesh: Any, compile: bool, param_dtype: torch.dtype | None
+) -> LossModule:
+    """FSDP2: one `fully_shard` unit per transformer block, then the root (embed, norm, head).
+
+    `mesh`: Fabric's 2-D (data_parallel, tensor_parallel) mesh with tensor_parallel = 1; we shard
+    over all ranks. `param_dtype` (bf16 on GPU) makes the all-gathered weights bf16 while the
+    sharded master weights, gradients' reduction and AdamW state stay fp32.
+    """
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    dp_mesh = mesh["data_parallel"] if mesh.ndim > 1 else mesh
+    mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
+    layers = module.net.layers
+    for i, block in enumerate(layers):
+        if compile:
+            block.compile()
+        # the last block's parameters are needed again at once by the backward: keep them
+        fully_shard(block, mesh=dp_mesh, mp_policy=mp, reshard_after_forward=i < len(layers) - 1)
+    fully_shard(module, mesh=dp_mesh, mp_policy=mp)
+    return module
+
+
+def full_norm(norm: torch.Tensor) -> torch.Tensor:
+    """A gradient norm as a plain tensor (clip_grad_norm_ over DTensor grads returns a DTensor)."""
+    return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+
+
+class LossLog:
+    """Per-step losses and gradient norms kept on the device, read back every `log_every` steps.
+
+    curve: [step, tokens seen, mean loss since the previous point]; the loss is the mean over the
+    global batch (averaged over ranks at read-back), so it does not depend on the world size.
+    """
+
+    def __init__(self, hp: HParams):
         self.hp = hp
-        self.micro_batches = micro_batches
-        self.use_compile = compile
-        self._loss_fn = torch.compile(self.model.loss) if compile else self.model.loss
-        self._pending: list[torch.Tensor] = []  # per-step losses not yet read back (device)
-        self._pending_first_step = 0
-        self.curve: list[list[float]] = []  # [step, tokens_seen, mean loss since last point]
-        self._window: list[float] = []  # losses read back since the last curve point
+        self.pending: list[torch.Tensor] = []  # [loss, grad norm] per step, on the device
+        self.pending_first_step = 0
+        self.curve: list[list[float]] = []
+        self.window: list[float] = []
         self.last_loss: float | None = None
-        self.train_time_s = 0.0  # accumulated over attempts (restored from checkpoints)
-        self.fingerprint = ""
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        fused = next(self.model.parameters()).is_cuda
-        return torch.optim.AdamW(
-            param_groups(self.model, self.hp.weight_decay),
-            lr=self.hp.lr,
-            betas=(self.hp.beta1, self.hp.beta2),
-            eps=self.hp.eps,
-            fused=fused,
-        )
+    def add(self, step: int, loss: torch.Tensor, norm: torch.Tensor) -> None:
+        if not self.pending:
+            self.pending_first_step = step
+        self.pending.append(torch.stack((loss.float(), norm.float())))
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        opt = self.optimizers()
-        step = self.global_step
-        lr = lr_at(step, self.hp)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        if not self._pending:
-            self._pending_first_step = step
-        tokens = batch["tokens"]
-        docs = batch.get("doc_ids")
-        total = None
-        for chunk in range(self.micro_batches):
-            rows = slice(
-                chunk * tokens.shape[0] // self.micro_batches,
-                (chunk + 1) * tokens.shape[0] // self.micro_batches,
-            )
-            t = tokens[rows]
-            d = docs[rows, :-1] if docs is not None else None
-            loss = self._loss_fn(t[:, :-1], t[:, 1:], d)
-            self.manual_backward(loss / self.micro_batches)
-            part = loss.detach() / self.micro_batches
-            total = part if total is None else total + part
-        # clip_grad_norm_ directly (bf16/fp32 need no unscaling): its norm tells a step whose
-        # update was poisoned by an inf/NaN gradient although the loss itself was finite
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.hp.grad_clip)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        self._pending.append(torch.stack((total.float(), norm.float())))
+    def flush(self, step: int, tokens_per_step: int, point: bool, reduce: Any) -> float | None:
+        """Read back pending rows (one sync); raise on a non-finite loss or norm naming the step.
 
-    def flush_losses(self, tokens_per_step: int, point: bool) -> float | None:
-        """Read back the pending per-step losses and gradient norms (one sync); check finiteness.
-
-        With `point`, close the current window of steps into a curve point [step, tokens, mean]
-        and return its mean. Windows end only at log steps (plus the last step), whatever
-        checkpoints or signals read in between, so an interrupted run has the same curve.
-        Raises CodescaleError naming the first step whose loss is NaN or inf, before anything
-        (checkpoint, outputs) can be written from the diverged weights.
+        `reduce` averages a tensor over ranks (identity on one process); every rank calls flush
+        at the same steps. With `point`, close the window into a curve point and return its mean.
         """
-        if self._pending:
-            rows = torch.stack(self._pending).cpu().tolist()
-            first = self._pending_first_step
-            self._pending = []
+        if self.pending:
+            rows = reduce(torch.stack(self.pending)).cpu().tolist()
+            first = self.pending_first_step
+            self.pending = []
             for k, (loss, norm) in enumerate(rows):
                 if not (math.isfinite(loss) and math.isfinite(norm)):
                     raise CodescaleError(
@@ -202,33 +215,59 @@ class LMModule(L.LightningModule):
                         "the last good checkpoint is kept"
                     )
             losses = [loss for loss, _ in rows]
-            self._window.extend(losses)
+            self.window.extend(losses)
             self.last_loss = losses[-1]
-        if not (point and self._window):
+        if not (point and self.window):
             return None
-        mean = sum(self._window) / len(self._window)
-        self.curve.append([self.global_step, self.global_step * tokens_per_step, mean])
-        self._window = []
+        mean = sum(self.window) / len(self.window)
+        self.curve.append([step, step * tokens_per_step, mean])
+        self.window = []
         return mean
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["codescale"] = {
-            "fingerprint": self.fingerprint,
-            "rng": rng_state(),
-            "curve": self.curve,
-            "window": self._window,
-            "last_loss": self.last_loss,
-            "train_time_s": self.train_time_s,
-        }
+    def state(self) -> dict[str, Any]:
+        return {"curve": self.curve, "window": self.window, "last_loss": self.last_loss}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        extra = checkpoint.get("codescale", {})
-        if extra.get("fingerprint") != self.fingerprint:
-            raise CodescaleError(
-                "checkpoint was written by a different configuration; delete it to start fresh"
-            )
-        self.curve = extra["curve"]
-        self._window = extra["window"]
-        self.last_loss = extra["last_loss"]
-        self.train_time_s = extra["train_time_s"]
-        set_rng_state(extra["rng"])
+    def load(self, state: dict[str, Any]) -> None:
+        self.curve = state["curve"]
+        self.window = state["window"]
+        self.last_loss = state["last_loss"]
+
+
+def train_step(
+    fabric: Any,
+    model: Any,
+    optimizer: Any,
+    batch: dict[str, torch.Tensor],
+    step: int,
+    hp: HParams,
+    micro: int,
+    accum: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step over this rank's share of global batch `step` (see module docstring).
+
+    batch["tokens"]: [local, seq_len + 1] int64 on the device; doc_ids likewise. Returns the mean
+    loss over the share and the gradient norm before clipping (device tensors; no sync).
+    """
+    lr = lr_at(step, hp)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    tokens = batch["tokens"]
+    docs = batch.get("doc_ids")
+    total: torch.Tensor | None = None
+    for i in range(accum):
+        t = tokens[i * micro : (i + 1) * micro]
+        d = docs[i * micro : (i + 1) * micro, :-1] if docs is not None else None
+        with fabric.no_backward_sync(model, enabled=i < accum - 1):
+            loss = model(t[:, :-1], t[:, 1:], d)
+            fabric.backward(loss / accum if accum > 1 else loss)
+        part = loss.detach() / accum
+        total = part if total is None else total + part
+    # the norm also tells a step whose update was poisoned by an inf/NaN gradient although the
+    # loss itself was finite; bf16/fp32 need no unscaling
+    norm = torch.nn.utils.clip_grad_norm_(
+        [p for g in optimizer.param_groups for p in g["params"]], hp.grad_clip, foreach=True
+    )
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    assert total is not None
+    return total, full_norm(norm)

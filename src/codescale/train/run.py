@@ -1,49 +1,83 @@
-"""`codescale train`: train one model on one mixture plan with Lightning; write weights + metrics.
+"""`codescale train`: train one model on one mixture plan with Lightning Fabric; weights + metrics.
 
-Outputs (in --out-dir, each written atomically): model.safetensors, metrics.json, config.json, in
-the formats of docs/ARCHITECTURE.md. Checkpoints go to --checkpoint-dir (never the output dir, so
-Snakemake never deletes them): every --checkpoint-every steps, at the last step, and when SIGTERM
-or SIGUSR1 (Slurm's preemption / time-limit warning) arrives, after which the run exits non-zero so
-Snakemake's retry resubmits it; the resubmitted job resumes from last.ckpt exactly (weights,
-optimizer, step, RNG; the data order is a function of the step). Lightning's own Slurm auto-requeue
-is disabled: requeueing is Snakemake's job. The checkpoint is deleted once the outputs exist
-(--keep-checkpoint keeps it).
+Outputs (in --out-dir, each written atomically): model.safetensors (full, unsharded weights with
+the Transformer's key names), metrics.json, config.json, in the formats of docs/ARCHITECTURE.md.
+
+Ranks come from the launcher (launch.py): `srun --ntasks-per-node=G` in a Slurm allocation,
+torchrun, or one plain process. --strategy auto is one process without wrapper or DDP on several;
+ddp replicates weights, gradients and AdamW state; fsdp shards them (FSDP2). --micro-batch-size M
+splits each rank's share of the global batch (--batch-size, sequences) into B / (world x M)
+micro-batches accumulated into one optimizer step (all-reduce on the last one only); the global
+batch, the data order and so the trajectory do not depend on world size, strategy or M (up to fp
+summation order). See module.py for why this is a Fabric loop rather than the Trainer.
+
+Checkpoints go to --checkpoint-dir (never the output dir, so Snakemake never deletes them): every
+--checkpoint-every steps, at the last step, and when a stop is requested, full or sharded and
+always complete (checkpoint.py). Stops: SIGTERM / SIGUSR1 (Slurm's preemption / time-limit
+warning) or, with --stop-before-end-s S inside a Slurm job, fewer than S seconds left before the
+job's EndTime. They are checked after every step and agreed across ranks; every rank writes its part
+of the checkpoint and the process exits with 75 so that the resubmitted job (Snakemake's retry, the
+next "segment" of a run longer than the partition's time limit) resumes exactly: weights, AdamW,
+step, RNG, loss curve. --stop-grace-s bounds how long that may take after a signal. The checkpoint
+is deleted once the outputs exist (--keep-checkpoint keeps it).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import os
-import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.plugins.environments import SLURMEnvironment
 from torch.utils.data import DataLoader
 
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path, write_json
 from codescale.model import presets
-from codescale.model.llama import Transformer
+from codescale.model.llama import ModelConfig, Transformer
 from codescale.train.checkpoint import (
     LAST,
-    AtomicCheckpointIO,
     check_fingerprint,
     fingerprint,
     last_checkpoint,
+    load_full,
+    load_sharded,
+    remove_checkpoint,
+    rng_state,
+    save_full,
+    save_sharded,
+    set_rng_state,
 )
 from codescale.train.hparams import HParams, batch_sequences, ladder_lr
+from codescale.train.launch import (
+    REASONS,
+    SIGNAL,
+    STOP_SIGNALS,
+    StopControl,
+    StopRun,
+    job_end_time,
+    resolve_ranks,
+)
 from codescale.train.mixture import load_plan, parse_count
-from codescale.train.module import LMModule, ResumeSampler, StepBatches
+from codescale.train.module import (
+    LossLog,
+    LossModule,
+    StepBatches,
+    apply_activation_checkpointing,
+    grad_accum_steps,
+    parallelize_fsdp,
+    param_groups,
+    train_step,
+)
 from codescale.train.sampler import MixtureSampler
 
 log = logging.getLogger(__name__)
@@ -58,7 +92,8 @@ PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
     ("H100", 989e12),
     ("A100", 312e12),
 )
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+STRATEGIES = ("auto", "ddp", "fsdp")
+__all__ = ["STOP_SIGNALS", "peak_flops", "run", "configure", "validation_loss"]
 
 
 def peak_flops(device_name: str) -> float | None:
@@ -67,92 +102,6 @@ def peak_flops(device_name: str) -> float | None:
         if key in device_name:
             return peak
     return None
-
-
-class RunControl(Callback):
-    """Loss read-back, progress, periodic/signal checkpoints, in one place per training step.
-
-    Reading losses only every `log_every` steps keeps host-device syncs off the hot path (see
-    module.py); checkpoints and stops always read first, so NaN weights are never saved.
-    """
-
-    def __init__(self, ckpt_path: Path):
-        self.ckpt_path = ckpt_path
-        self.configure(steps=1, log_every=1, ckpt_every=0, tokens_per_step=1)
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-        self._bar: Any = None
-
-    def configure(self, steps: int, log_every: int, ckpt_every: int, tokens_per_step: int) -> None:
-        """Set once the run length is known (it depends on the world size the Trainer resolves)."""
-        self.steps = steps
-        self.log_every = log_every
-        self.ckpt_every = ckpt_every
-        self.tokens_per_step = tokens_per_step
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self.signal = signum
-
-    def on_train_start(self, trainer: L.Trainer, pl_module: LMModule) -> None:
-        for sig in STOP_SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._on_signal)
-        self._clock = time.perf_counter()
-        self._last_step = trainer.global_step
-        self._last_time = self._clock
-        if trainer.is_global_zero and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self.steps, initial=trainer.global_step, unit="step")
-
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def on_train_batch_end(self, trainer, pl_module: LMModule, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        last = step >= self.steps
-        log_due = step % self.log_every == 0 or last
-        ckpt_due = last or (self.ckpt_every > 0 and step % self.ckpt_every == 0)
-        stop = self.signal is not None
-        if trainer.world_size > 1:  # a collective, so only on steps every rank agrees on
-            stop = log_due and trainer.strategy.reduce_boolean_decision(stop, all=False)
-        if not (log_due or ckpt_due or stop):
-            return
-        mean = pl_module.flush_losses(self.tokens_per_step, point=log_due)
-        now = time.perf_counter()
-        pl_module.train_time_s += now - self._clock
-        self._clock = now
-        if mean is not None and trainer.is_global_zero:
-            self._report(step, mean, now)
-        if ckpt_due or stop:
-            trainer.save_checkpoint(self.ckpt_path)
-        if stop:
-            name = signal.Signals(self.signal).name if self.signal else "a stop signal"
-            raise CodescaleError(
-                f"received {name} at step {step}/{self.steps}: checkpoint saved to "
-                f"{self.ckpt_path}; run again to resume"
-            )
-
-    def _report(self, step: int, loss: float, now: float) -> None:
-        dt = max(now - self._last_time, 1e-9)
-        tps = (step - self._last_step) * self.tokens_per_step / dt
-        if self._bar is not None:
-            self._bar.update(step - self._last_step)
-            self._bar.set_postfix(loss=f"{loss:.4f}", tok_s=f"{tps:,.0f}")
-        else:
-            log.info(
-                "step %d/%d tokens %d loss %.4f tokens/s %.0f",
-                step,
-                self.steps,
-                step * self.tokens_per_step,
-                loss,
-                tps,
-            )
-        self._last_step, self._last_time = step, now
 
 
 @torch.no_grad()
@@ -216,7 +165,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val", action="extend", nargs="+", default=[], metavar="LANG=PREFIX")
     parser.add_argument("--seq-len", type=int, default=None, help="default: the mixture's")
     parser.add_argument("--batch-size", type=int, default=None, help="global, in sequences")
-    parser.add_argument("--micro-batch-size", type=int, default=None, help="per device per pass")
+    parser.add_argument(
+        "--micro-batch-size",
+        type=int,
+        default=None,
+        help="sequences per rank per forward/backward; accumulation steps = batch / (world x this)"
+        " (default: the whole per-rank share, no accumulation)",
+    )
     parser.add_argument("--lr", type=float, default=None, help="peak LR (default: OLMo ladder)")
     parser.add_argument("--schedule", choices=("cosine", "wsd"), default="cosine")
     parser.add_argument("--warmup-fraction", type=float, default=0.05)
@@ -227,7 +182,33 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-checkpoint", action="store_true", help="keep last.ckpt at the end")
     parser.add_argument("--log-every", type=int, default=0, help="steps; 0: about 200 points")
     parser.add_argument("--doc-mask", action="store_true", help="document-level causal mask")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model's loss")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the model + loss (inside DDP/FSDP)"
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="auto: no wrapper on one process, ddp on several; fsdp: FSDP2 sharding",
+    )
+    parser.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="recompute each block's activations in the backward (less memory, ~1/3 more FLOPs)",
+    )
+    parser.add_argument(
+        "--stop-grace-s",
+        type=float,
+        default=30.0,
+        help="after SIGTERM/SIGUSR1, exit (75) after this long even if the checkpoint is not done",
+    )
+    parser.add_argument(
+        "--stop-before-end-s",
+        type=float,
+        default=0.0,
+        help="in a Slurm job: checkpoint and exit 75 when fewer seconds than this are left "
+        "(job EndTime, or $CODESCALE_JOB_END_TIME); 0: off",
+    )
     parser.add_argument(
         "--precision",
         choices=("auto", "bf16-mixed", "32-true"),
@@ -235,7 +216,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="auto: bf16-mixed on a GPU with bf16, else 32-true",
     )
     parser.add_argument("--accelerator", default="auto")
-    parser.add_argument("--devices", default="auto")
+    parser.add_argument(
+        "--devices", default="auto", help="one plain process only; srun/torchrun set the ranks"
+    )
     parser.add_argument(
         "--num-nodes", type=int, default=int(os.environ.get("SLURM_NNODES", "1") or 1)
     )
@@ -251,7 +234,43 @@ def _precision(requested: str, accelerator: str) -> str:
     return "bf16-mixed" if gpu and torch.cuda.is_bf16_supported() else "32-true"
 
 
+def _strategy(name: str, world: int, compile: bool, precision: str) -> Any:
+    """Fabric strategy object for --strategy (see module docstring)."""
+    from lightning.fabric.strategies import DDPStrategy, ModelParallelStrategy
+
+    if name == "fsdp":
+        param_dtype = torch.bfloat16 if precision.startswith("bf16") else None
+        return ModelParallelStrategy(
+            parallelize_fn=functools.partial(
+                parallelize_fsdp, compile=compile, param_dtype=param_dtype
+            ),
+            data_parallel_size=world,
+            tensor_parallel_size=1,
+            save_distributed_checkpoint=True,
+        )
+    if name == "ddp" or world > 1:
+        return DDPStrategy(gradient_as_bucket_view=True)
+    return "auto"
+
+
 def run(args: argparse.Namespace) -> None:
+    """Parse, set up Fabric, train (resuming if a checkpoint exists), write outputs on rank 0."""
+    try:
+        _run(args)
+    except StopRun as stop:
+        print(f"codescale train: {stop}", file=sys.stderr)
+        sys.stderr.flush()
+        raise SystemExit(stop.code) from None
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(args: argparse.Namespace) -> None:
+    import lightning as L
+
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = load_plan(args.mixture)
@@ -266,41 +285,15 @@ def run(args: argparse.Namespace) -> None:
     out_dir = Path(args.out_dir)
     if ckpt_dir.resolve() == out_dir.resolve():
         raise CodescaleError("--checkpoint-dir must differ from --out-dir")
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if torch.cuda.is_available():
-        torch.set_float32_matmul_precision("high")
-
-    plugins: list[Any] = [AtomicCheckpointIO()]
-    if SLURMEnvironment.detect():
-        plugins.append(SLURMEnvironment(auto_requeue=False))
-    devices: int | str = int(args.devices) if str(args.devices).isdigit() else args.devices
-    trainer_kw: dict[str, Any] = dict(
-        accelerator=args.accelerator,
-        devices=devices,
-        num_nodes=args.num_nodes,
-        precision=precision,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-        use_distributed_sampler=False,
-        plugins=plugins,
-        default_root_dir=str(ckpt_dir),
+    if args.stop_grace_s < 0 or args.stop_before_end_s < 0:
+        raise CodescaleError("--stop-grace-s and --stop-before-end-s must be >= 0")
+    ranks = resolve_ranks(args.devices, args.num_nodes)
+    world = ranks.world_size
+    strategy = args.strategy if args.strategy != "auto" else ("ddp" if world > 1 else "none")
+    batch = args.batch_size or batch_sequences(
+        n_params, seq_len, world * (args.micro_batch_size or 1)
     )
-    control = RunControl(ckpt_dir / LAST)
-    trainer = L.Trainer(max_steps=-1, callbacks=[control], **trainer_kw)
-    world = trainer.world_size  # resolved from the environment; the batch rule needs it
-    micro = args.micro_batch_size
-    batch = args.batch_size or batch_sequences(n_params, seq_len, world * (micro or 1))
-    local = batch // world
-    if batch % world or (micro and local % micro):
-        raise CodescaleError(
-            f"global batch {batch} must split evenly over {world} devices"
-            + (f" and micro-batches of {micro}" if micro else "")
-        )
+    micro, accum = grad_accum_steps(batch, world, args.micro_batch_size)
     steps = math.ceil(int(plan["tokens"]) / (batch * seq_len))
     hp = HParams(
         batch_size=batch,
@@ -313,6 +306,8 @@ def run(args: argparse.Namespace) -> None:
         min_lr_ratio=args.min_lr_ratio,
         weight_decay=args.weight_decay,
     )
+    # world size, strategy, micro-batch and activation checkpointing are not in the fingerprint:
+    # they do not change the trajectory, so a later segment may run on another layout
     fp = fingerprint(
         {
             "model": model_cfg,
@@ -322,76 +317,229 @@ def run(args: argparse.Namespace) -> None:
             "precision": precision,
         }
     )
+    if torch.cuda.is_available():
+        torch.set_float32_matmul_precision("high")
+    env = ranks.environment()
+    # one plain process on a host with srun on PATH (a login node, a CPU job) is not a mistake
+    warnings.filterwarnings("ignore", message="The `srun` command is available")
+    fabric = L.Fabric(
+        accelerator=args.accelerator,
+        devices=ranks.devices,
+        num_nodes=ranks.num_nodes,
+        strategy=_strategy(args.strategy, world, args.compile, precision),
+        precision=precision,  # type: ignore[arg-type]
+        plugins=[env] if env is not None else None,
+    )
+    fabric.launch()
+    if fabric.world_size != world:
+        raise CodescaleError(f"Fabric started {fabric.world_size} ranks, expected {world}")
+    rank = fabric.global_rank
+    if rank == 0:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    fabric.barrier()
     ckpt = last_checkpoint(ckpt_dir)
     resumed_from = check_fingerprint(ckpt, fp) if ckpt else None
+
+    # the same seed on every rank: identical initial weights whatever the world size
     L.seed_everything(int(plan["seed"]), workers=True, verbose=False)
-    module = LMModule(model_cfg, hp, micro_batches=local // (micro or local), compile=args.compile)
-    module.fingerprint = fp
-    sampler = MixtureSampler(plan, seq_len)
-    trainer.fit_loop.epoch_loop.max_steps = steps
-    control.configure(
-        steps=steps,
-        log_every=args.log_every or max(1, min(50, steps // 200)),
-        ckpt_every=args.checkpoint_every,
-        tokens_per_step=batch * seq_len,
+    net = Transformer(ModelConfig(**model_cfg))
+    if args.activation_checkpointing:
+        apply_activation_checkpointing(net)
+    module: torch.nn.Module = LossModule(net)
+    if args.compile and strategy != "fsdp":  # fsdp compiles per block (parallelize_fsdp)
+        module = torch.compile(module)
+    model = fabric.setup_module(module)
+    raw_module = model.module  # LossModule (FSDP2-sharded in place for fsdp)
+    fused = fabric.device.type == "cuda"
+    raw_opt = torch.optim.AdamW(
+        param_groups(net, hp.weight_decay),
+        lr=hp.lr,
+        betas=(hp.beta1, hp.beta2),
+        eps=hp.eps,
+        fused=fused,
     )
+    optimizer = fabric.setup_optimizers(raw_opt)
+    losses = LossLog(hp)
+    extra: dict[str, Any] = {"train_time_s": 0.0, "stops": [], "segments": 0}
+    start = 0
+    if ckpt is not None:
+        if strategy == "fsdp":
+            saved = load_sharded(ckpt, raw_module, raw_opt)
+        else:
+            saved = load_full(ckpt, net, raw_opt)
+        start = int(saved["global_step"])
+        info = saved["codescale"]
+        losses.load(info)
+        extra = {k: info.get(k, extra[k]) for k in extra}
+        set_rng_state(info["rng"])
+    if start < steps:
+        extra["segments"] += 1
+
+    def save(step: int) -> None:
+        payload = {"fingerprint": fp, "rng": rng_state(), **losses.state(), **extra}
+        if strategy == "fsdp":
+            save_sharded(ckpt_dir, step, raw_module, raw_opt, payload, rank, fabric.barrier)
+        else:
+            if rank == 0:
+                save_full(ckpt_dir / LAST, step, net, raw_opt, payload)
+            fabric.barrier()
+
+    sampler = MixtureSampler(plan, seq_len)
     workers = args.loader_workers
     if workers is None:
-        workers = 2 if trainer.strategy.root_device.type == "cuda" else 0
-
-    def loader() -> DataLoader:
-        data = StepBatches(sampler, batch, steps, trainer.global_rank, world, args.doc_mask)
-        return DataLoader(
-            data,
-            batch_size=None,
-            sampler=ResumeSampler(lambda: trainer.global_step, steps),
-            num_workers=workers,
-            pin_memory=trainer.strategy.root_device.type == "cuda",
-        )
-
-    module.train_dataloader = loader  # type: ignore[method-assign]
-    log.info(
-        "train %s: size %s N=%d, %d steps x %d seqs x %d tokens, lr %.3g, %s, %d device(s)%s",
-        plan["run"],
-        args.size,
-        n_params,
-        steps,
-        batch,
-        seq_len,
-        hp.lr,
-        precision,
-        world,
-        f", resuming from step {resumed_from}" if ckpt else "",
+        workers = 2 if fabric.device.type == "cuda" else 0
+    data = StepBatches(sampler, batch, steps, rank, world, args.doc_mask)
+    loader = DataLoader(
+        data,
+        batch_size=None,
+        sampler=range(start, steps),
+        num_workers=workers,
+        pin_memory=fabric.device.type == "cuda",
     )
-    # weights_only=False: our own checkpoints also hold RNG states (numpy arrays, Python tuples)
-    trainer.fit(module, ckpt_path=str(ckpt) if ckpt else None, weights_only=False)
-    if not trainer.is_global_zero:
+    end_time = job_end_time() if args.stop_before_end_s > 0 and rank == 0 else None
+    if world > 1 and args.stop_before_end_s > 0:
+        end_time = fabric.broadcast(end_time, src=0)
+    log_every = args.log_every or max(1, min(50, steps // 200))
+    tokens_per_step = batch * seq_len
+    reduce = (lambda t: fabric.all_reduce(t, reduce_op="mean")) if world > 1 else (lambda t: t)
+    if rank == 0:
+        log.info(
+            "train %s: size %s N=%d, %d steps x %d seqs x %d tokens, lr %.3g, %s, %d rank(s) "
+            "(%s), strategy %s, micro-batch %d x %d accumulation%s%s",
+            plan["run"],
+            args.size,
+            n_params,
+            steps,
+            batch,
+            seq_len,
+            hp.lr,
+            precision,
+            world,
+            ranks.launcher,
+            strategy,
+            micro,
+            accum,
+            ", activation checkpointing" if args.activation_checkpointing else "",
+            f", resuming from step {resumed_from}" if ckpt else "",
+        )
+        if end_time is not None:
+            log.info(
+                "job ends in %.0f s; stopping when fewer than %.0f s are left",
+                end_time - time.time(),
+                args.stop_before_end_s,
+            )
+    bar = None
+    if rank == 0 and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, initial=start, unit="step")
+    control = StopControl(world, args.stop_grace_s, args.stop_before_end_s, end_time)
+    with control:
+        clock = last_time = time.perf_counter()
+        last_step = start
+        for step, batch_cpu in zip(range(start, steps), loader, strict=True):
+            batch_dev = fabric.to_device(batch_cpu)
+            loss, norm = train_step(fabric, model, optimizer, batch_dev, step, hp, micro, accum)
+            losses.add(step, loss, norm)
+            done = step + 1
+            last = done >= steps
+            log_due = done % log_every == 0 or last
+            ckpt_due = last or (args.checkpoint_every > 0 and done % args.checkpoint_every == 0)
+            reason = control.poll()
+            if not (log_due or ckpt_due or reason):
+                continue
+            mean = losses.flush(done, tokens_per_step, point=log_due, reduce=reduce)
+            now = time.perf_counter()
+            extra["train_time_s"] += now - clock
+            clock = now
+            if mean is not None and rank == 0:
+                tps = (done - last_step) * tokens_per_step / max(now - last_time, 1e-9)
+                last_step, last_time = done, now
+                if bar is not None:
+                    bar.update(done - bar.n)
+                    bar.set_postfix(loss=f"{mean:.4f}", tok_s=f"{tps:,.0f}")
+                else:
+                    log.info(
+                        "step %d/%d tokens %d loss %.4f tokens/s %.0f",
+                        done,
+                        steps,
+                        done * tokens_per_step,
+                        mean,
+                        tps,
+                    )
+            if reason:
+                extra["stops"].append({"step": done, "reason": REASONS[reason]})
+            if ckpt_due or reason:
+                save(done)
+            if reason:
+                control.barrier()
+                if reason == SIGNAL:
+                    import signal as _signal
+
+                    name = (
+                        _signal.Signals(control.signal).name if control.signal else "a stop signal"
+                    )
+                    raise StopRun(
+                        f"received {name} at step {done}/{steps}: checkpoint saved to "
+                        f"{ckpt_dir / LAST}; run again to resume"
+                    )
+                raise StopRun(
+                    f"time limit near: checkpoint at step {done}/{steps}; resubmit to continue"
+                )
+    if bar is not None:
+        bar.close()
+    state = _full_state(raw_module, net, strategy)
+    if rank != 0:
         return
     _write_outputs(
-        args, plan, module, trainer, model_cfg, hp, precision, val, max_val, resumed_from
-    )
+        args, plan, state, losses, extra, model_cfg, hp, precision, val, max_val, resumed_from,
+        fabric.device, world, strategy, micro, accum,
+    )  # fmt: skip
     if not args.keep_checkpoint:
-        (ckpt_dir / LAST).unlink(missing_ok=True)
+        remove_checkpoint(ckpt_dir)
+
+
+def _full_state(module: torch.nn.Module, net: Transformer, strategy: str) -> dict[str, Any]:
+    """The Transformer's full weights as CPU tensors (keys as Transformer.state_dict()).
+
+    FSDP: a collective (every rank calls it); rank 0 receives the gathered tensors.
+    """
+    if strategy == "fsdp":
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        full = get_model_state_dict(
+            module, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+        return {k.removeprefix("net."): v for k, v in full.items()}
+    return {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
 
 
 def _write_outputs(
     args: argparse.Namespace,
     plan: dict[str, Any],
-    module: LMModule,
-    trainer: L.Trainer,
+    state: dict[str, torch.Tensor],
+    losses: LossLog,
+    extra: dict[str, Any],
     model_cfg: dict[str, Any],
     hp: HParams,
     precision: str,
     val: dict[str, str],
     max_val: int | None,
     resumed_from: int | None,
+    device: torch.device,
+    world: int,
+    strategy: str,
+    micro: int,
+    accum: int,
 ) -> None:
-    """Validation losses, then weights, config.json and metrics.json (metrics last)."""
+    """Validation losses (a fresh unwrapped model from the full weights), then weights,
+    config.json and metrics.json (metrics last)."""
     from safetensors.torch import save_file
 
     out_dir = Path(args.out_dir)
-    model = module.model.eval()
-    device = next(model.parameters()).device
+    model = Transformer(ModelConfig(**model_cfg))
+    model.load_state_dict(state)
+    model = model.to(device).eval()
     autocast = torch.bfloat16 if precision.startswith("bf16") else None
     val_loss = {
         lang: validation_loss(model, prefix, hp.seq_len, max_val, 16, args.doc_mask, autocast)[0]
@@ -400,21 +548,31 @@ def _write_outputs(
     n_params, n_total = presets.param_counts(args.size, model_cfg["vocab_size"])
     tokens = hp.steps * hp.tokens_per_step
     flops = presets.train_flops(args.size, model_cfg["vocab_size"], hp.seq_len, tokens)
-    wall = module.train_time_s
+    wall = extra["train_time_s"]
     peak = peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
     sampler = MixtureSampler(plan, hp.seq_len)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp), metadata={"run": str(plan["run"]), "size": args.size})
+        save_file(
+            {k: v.contiguous() for k, v in state.items()},
+            str(tmp),
+            metadata={"run": str(plan["run"]), "size": args.size},
+        )
+    layout = {
+        "world_size": world,
+        "strategy": strategy,
+        "micro_batch_size": micro,
+        "grad_accum_steps": accum,
+        "activation_checkpointing": args.activation_checkpointing,
+    }
     train = {
         **hp.to_dict(),
         "tokens_planned": int(plan["tokens"]),
         "tokens": tokens,
-        "micro_batches": module.micro_batches,
+        "micro_batches": accum,
         "precision": precision,
         "doc_mask": args.doc_mask,
         "compile": args.compile,
-        "world_size": trainer.world_size,
+        **layout,
         "max_val_tokens": max_val,
         "val": val,
     }
@@ -427,13 +585,16 @@ def _write_outputs(
         "flops": flops,
         "wall_time_s": wall,
         "tokens_per_s": tokens / wall if wall > 0 else None,
-        "mfu": flops / wall / (peak * trainer.world_size) if peak and wall > 0 else None,
-        "train_loss": module.curve,
-        "final_train_loss": module.last_loss,
+        "mfu": flops / wall / (peak * world) if peak and wall > 0 else None,
+        "train_loss": losses.curve,
+        "final_train_loss": losses.last_loss,
         "val_loss": val_loss,
         "repetitions": sampler.repetitions(hp.steps * hp.batch_size),
         "resumed_from_step": resumed_from,
         "steps": hp.steps,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        **layout,
+        "stops": extra["stops"],
+        "segments": extra["segments"],
     }
     write_json(out_dir / "metrics.json", metrics)
