@@ -88,7 +88,7 @@ def test_summary_totals_equal_sum_of_runs() -> None:
         FakeRun("synergy/python+go/1.3B_d64B", "synergy", "1.3B", 128 * 10**9),
         FakeRun("mono/go/20K_d1M", "mono", "20K", 10**6),
     ]
-    rows = plan.summarise(runs, 32768, 2048, SLURM, {"mfu": 0.4, "peak_tflops": 989})
+    rows = plan.summarise(plan.plan_runs(runs, 32768, 2048, SLURM, {"mfu": 0.4}))
     assert [r["study"] for r in rows] == ["mono", "synergy", "total"]
     costs = [plan.run_cost(r.size, r.tokens, 32768, 2048, 0.4, 989) for r in runs]
     total = rows[-1]
@@ -125,7 +125,7 @@ def test_paper_grid_is_tens_of_thousands_of_h800_hours() -> None:
     }
     runs = expand(grid)
     assert len(runs) == 420
-    total = plan.summarise(runs, 32768, 2048, SLURM, {"mfu": 0.4, "peak_tflops": 989})[-1]
+    total = plan.summarise(plan.plan_runs(runs, 32768, 2048, SLURM, {"mfu": 0.4}))[-1]
     assert 10_000 < total["gpu_hours"] < 100_000
 
 
@@ -139,3 +139,73 @@ def test_cli_prints_table_and_writes_csv(tmp_path: Path, capsys: pytest.CaptureF
     assert rows and {"run", "study", "size", "tokens", "flops", "gpus", "runtime"} <= set(rows[0])
     assert cli.main(["plan", "--config", str(ROOT / "config" / "paper.yaml"), "--card", "TPU"]) == 2
     assert "unknown" in capsys.readouterr().err
+
+
+def paper_rows(**slurm) -> list[dict]:
+    from codescale import config, study
+
+    cfg = config.load(ROOT / "config" / "paper.yaml")
+    cfg["slurm"] = {**cfg["slurm"], **slurm}
+    return plan.plan_study(cfg, study.expand(cfg))
+
+
+@pytest.mark.parametrize("limit_h", [48, 24, 4])
+def test_paper_jobs_fit_the_partition_limit_and_gpu_memory(limit_h: float) -> None:
+    """Every job of config/paper.yaml, at every attempt (the plan's runtime does not grow with
+    attempts), asks for at most slurm.max_runtime_h, and every run's planned peak per GPU fits
+    slurm.gpu_memory_gb; runs longer than one job get segments and the retries to cover them."""
+    rows = paper_rows(max_runtime_h=limit_h)
+    assert len(rows) == 495
+    for row in rows:
+        assert row["job_runtime"] <= limit_h * 60, row
+        assert row["runtime"] + row["eval_runtime"] + row["mixture_runtime"] == row["job_runtime"]
+        assert row["memory_gb"] <= 80 * plan.GPU_MEMORY_USABLE, row
+        assert row["retries"] == row["segments"] - 1 + 3
+        # segments x the useful part of each job cover the planned training time
+        useful = row["runtime"] - 10 - 120 / 60
+        planned = row["gpu_hours"] * 1.5 * 60 / row["gpus"]
+        assert row["segments"] * useful >= planned * 0.999, row
+        local = row["batch_size"] // row["gpus"]
+        assert row["batch_size"] % row["gpus"] == 0
+        assert row["micro_batch"] * row["grad_accum"] == local
+    assert any(row["segments"] > 1 for row in rows)
+    assert {"ddp", "fsdp"} <= {row["strategy"] for row in rows}
+
+
+def test_memory_plan_prefers_ddp_then_recomputation_then_sharding() -> None:
+    # 0.2B fits one 80 GB GPU under DDP with a large micro-batch and no recomputation
+    small = plan.memory_plan("0.2B", 32768, 2048, 256, 1, 80)
+    assert small["strategy"] == "ddp" and not small["activation_checkpointing"]
+    assert small["micro_batch"] * small["grad_accum"] == 256 and small["micro_batch"] > 1
+    # 7B's replicated states (16 B/param, ~108 GB) cannot fit: sharded over 8 GPUs
+    big = plan.memory_plan("7B", 32768, 2048, 2432, 8, 80)
+    assert big["strategy"] == "fsdp" and big["memory_gb"] <= 72
+    assert plan.memory_plan("7B", 32768, 2048, 2432, 1, 80) is None
+    # the memory model: sharding divides the states, checkpointing shrinks the activations
+    ddp = plan.train_memory_gb("1.3B", 32768, 2048, 4, "ddp", 8, False)
+    fsdp = plan.train_memory_gb("1.3B", 32768, 2048, 4, "fsdp", 8, False)
+    ckpt = plan.train_memory_gb("1.3B", 32768, 2048, 4, "ddp", 8, True)
+    assert fsdp < ddp and ckpt < ddp
+    _, total = presets.param_counts("1.3B", 32768)
+    shape = presets.shape_of("1.3B")
+    block = (total - 2 * 32768 * shape.d_model) / shape.n_layers
+    gathered = 2 * 8 * max(block, 32768 * shape.d_model)  # one unit's params + grads in flight
+    assert ddp - fsdp == pytest.approx((16 * total * 7 / 8 - gathered) / 1e9, rel=1e-9)
+    with pytest.raises(CodescaleError, match="strategy"):
+        plan.train_memory_gb("1.3B", 32768, 2048, 4, "zero3", 8, False)
+
+
+def test_a_run_that_fits_nowhere_names_the_size() -> None:
+    with pytest.raises(CodescaleError, match="14B .*does not fit 2 GPUs"):
+        plan.train_resources("14B", 10**9, 32768, 2048, {**SLURM, "max_gpus": 2})
+    with pytest.raises(CodescaleError, match="no training time"):
+        plan.train_resources("0.1B", 10**9, 32768, 2048, {**SLURM, "max_runtime_h": 0.1})
+
+
+def test_layout_table_shows_each_size_and_budget_once() -> None:
+    rows = paper_rows()
+    text = plan.format_layout_table(rows)
+    lines = text.splitlines()
+    assert lines[0].split()[:6] == ["size", "D", "runs", "GPUs", "nodes", "strategy"]
+    assert len(lines) == 2 + len({(r["size"], r["tokens"]) for r in rows})
+    assert any(line.split()[0] == "7B" and "fsdp" in line for line in lines)

@@ -39,16 +39,17 @@ CARDS: dict[str, tuple[float, float]] = {
 
 BYTES_PER_PARAM = 16  # mixed-precision AdamW states, see the module docstring
 ACT_BYTES_PER_TOKEN_LAYER_PER_D = 34  # Korthikanti et al. 2022, flash attention, no recompute
+CKPT_BYTES_PER_TOKEN_LAYER_PER_D = 2  # a block's bf16 input, kept under activation checkpointing
 LOGIT_BYTES_PER_TOKEN_PER_V = 8  # fp32 logits + their gradient
 GPU_MEMORY_USABLE = 0.9  # the allocator, CUDA context and NCCL buffers take the rest
 # Runs whose model is below this N train on CPU: kernel launch overhead dominates tiny models on a
 # GPU, and the tiny studies are meant for laptops and CI.
 CPU_MAX_PARAMS = 5_000_000
 # CPU jobs (not in the config schema: these are fine for the tiny sizes; see the report).
-CPU_GFLOPS = 5.0  # achieved fp32 rate of a tiny model on 2 cores
 CPU_JOB_CPUS = 2
 CPU_JOB_MIN_MEM_MB = 2000
 CPU_JOB_MAX_OVERHEAD_MIN = 2.0  # a tiny CPU job starts in seconds; slurm.overhead_min is for GPUs
+MIXTURE_MIN = 0  # the mixture step of a run's job takes seconds: inside the start-up overhead
 
 # The functions also take partial `slurm` / `plan` dicts (tests, notebooks): what is missing comes
 # from the config schema's defaults, the one place they are written.
@@ -79,11 +80,98 @@ def memory_bytes(size: str, vocab_size: int, seq_len: int) -> tuple[float, float
     shape = presets.shape_of(size)
     _, total = presets.param_counts(shape, vocab_size)
     states = float(BYTES_PER_PARAM * total)
-    per_token = (
-        ACT_BYTES_PER_TOKEN_LAYER_PER_D * shape.d_model * shape.n_layers
-        + LOGIT_BYTES_PER_TOKEN_PER_V * vocab_size
-    )
-    return states, float(seq_len * per_token)
+    return states, float(seq_len * _activation_bytes_per_token(shape, vocab_size, False))
+
+
+def _activation_bytes_per_token(shape: presets.Shape, vocab_size: int, checkpointed: bool) -> float:
+    """Activation bytes kept per token for the backward pass (bf16, flash attention).
+
+    Without recomputation every layer keeps 34 d bytes per token (Korthikanti et al. 2022). With
+    activation checkpointing per block only each block's bf16 input is kept (2 d bytes per token
+    per layer) plus one block's full activations while it is recomputed. The fp32 logits and their
+    gradient (8 V bytes per token) are never checkpointed.
+    """
+    d, layers = shape.d_model, shape.n_layers
+    if checkpointed:
+        per_layers = (
+            CKPT_BYTES_PER_TOKEN_LAYER_PER_D * d * layers + ACT_BYTES_PER_TOKEN_LAYER_PER_D * d
+        )
+    else:
+        per_layers = ACT_BYTES_PER_TOKEN_LAYER_PER_D * d * layers
+    return float(per_layers + LOGIT_BYTES_PER_TOKEN_PER_V * vocab_size)
+
+
+def train_memory_gb(
+    size: str,
+    vocab_size: int,
+    seq_len: int,
+    micro_batch: int,
+    strategy: str,
+    world: int,
+    activation_checkpointing: bool,
+) -> float:
+    """Planned peak GPU memory of one rank in GB (1e9 bytes): states + working set + activations.
+
+    States are 16 bytes per parameter (module docstring), whole on every rank under DDP and split
+    over `world` ranks under FSDP (full sharding), which then also holds the gathered parameters
+    and gradients of the largest unit in flight (one block, or the embedding/head: 2 x 8 bytes per
+    parameter of it, prefetching one ahead). Activations: `micro_batch` sequences of `seq_len`.
+    benchmarks/gpu_check.py measures it against torch.cuda.max_memory_allocated on a GPU.
+    """
+    if strategy not in ("ddp", "fsdp"):
+        raise CodescaleError(f"strategy must be ddp or fsdp, got {strategy!r}")
+    shape = presets.shape_of(size)
+    _, total = presets.param_counts(shape, vocab_size)
+    if strategy == "ddp":
+        states = BYTES_PER_PARAM * total
+    else:
+        d = shape.d_model
+        block = total - 2 * vocab_size * d  # all blocks (norms included), then one of them
+        largest_unit = max(block / shape.n_layers, vocab_size * d)
+        states = BYTES_PER_PARAM * total / world + 2 * 8 * largest_unit
+    tokens = micro_batch * seq_len
+    act = tokens * _activation_bytes_per_token(shape, vocab_size, activation_checkpointing)
+    return (states + act) / 1e9
+
+
+def global_batch(size: str, seq_len: int, ranks: int, batch_size: int | None) -> int:
+    """Global batch in sequences: the config's, or the OLMo ladder rule rounded to a multiple of
+    the data-parallel ranks (what `codescale train` computed before the plan chose micro-batches;
+    the data order depends only on it)."""
+    from codescale.train.hparams import batch_sequences  # pure maths, no torch import
+
+    if batch_size:
+        return int(batch_size)
+    return batch_sequences(presets.n_params(size), seq_len, ranks)
+
+
+def memory_plan(
+    size: str, vocab_size: int, seq_len: int, batch: int, ranks: int, gpu_memory_gb: float
+) -> dict[str, Any] | None:
+    """The fastest layout that fits one GPU: DDP before FSDP, no recomputation before activation
+    checkpointing, then the largest micro-batch that divides the rank's share of the batch.
+
+    Returns strategy, micro_batch, grad_accum (micro-batches per optimizer step),
+    activation_checkpointing and memory_gb (the plan's peak per GPU), or None if nothing fits.
+    """
+    if batch % ranks:
+        return None
+    local = batch // ranks
+    usable = gpu_memory_gb * GPU_MEMORY_USABLE
+    micro_sizes = [m for m in range(local, 0, -1) if local % m == 0]
+    for strategy in ("ddp", "fsdp") if ranks > 1 else ("ddp",):
+        for ckpt in (False, True):
+            for micro in micro_sizes:
+                gb = train_memory_gb(size, vocab_size, seq_len, micro, strategy, ranks, ckpt)
+                if gb <= usable:
+                    return {
+                        "strategy": strategy,
+                        "micro_batch": micro,
+                        "grad_accum": local // micro,
+                        "activation_checkpointing": ckpt,
+                        "memory_gb": gb,
+                    }
+    return None
 
 
 def train_resources(
@@ -93,60 +181,130 @@ def train_resources(
     seq_len: int,
     slurm: dict[str, Any],
     plan: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    eval_tokens: int = 0,
 ) -> dict[str, Any]:
-    """Slurm resources of one training job: enough GPUs to fit in memory and, where possible, finish
-    within `slurm['max_runtime_h']`.
+    """Slurm resources and the parallel layout of one training run.
 
-    Returns gpus (total), gpus_per_node, nodes, tasks (total, one per GPU), tasks_per_node,
-    cpus_per_task, mem_mb (per node), runtime (minutes, for one job), segments (jobs needed when
-    even max_gpus cannot finish within max_runtime_h: each resumes from the last checkpoint),
-    strategy ("cpu", "ddp" or "fsdp") and the estimate's hours. GPU counts are powers of two up to
-    one node and whole nodes above, so data-parallel batches divide evenly.
+    GPUs: the fewest (powers of two up to a node, whole nodes beyond) whose memory holds the run
+    under `memory_plan`, raised until the run fits `slurm['max_runtime_h']` or reaches
+    `slurm['max_gpus']`. A run that is still longer than one job is split into `segments` jobs of
+    at most the limit each: training stops `slurm['stop_grace_s']` before a job's end with a
+    checkpoint, and the resubmission resumes it. `retries` = segments - 1 + slurm['retries'] (for
+    real failures). No job asks for more than the limit, at any attempt.
+
+    The run's job also evaluates it (`eval_tokens` scored on one device after training) and builds
+    its mixture (seconds): `runtime` is the training part of a job, `eval_runtime` and
+    `mixture_runtime` the rest, `job_runtime` their sum, never above the limit. CPU runs take
+    their time from `plan['cpu_gflops']`.
+
+    Returns gpus, gpus_per_node, nodes, tasks (ranks), tasks_per_node, cpus_per_task, mem_mb (per
+    node), runtime, eval_runtime, mixture_runtime, job_runtime (minutes per job), segments,
+    retries, strategy ("cpu", "ddp" or "fsdp"),
+    batch_size (global sequences), micro_batch, grad_accum, activation_checkpointing, memory_gb
+    (planned peak per GPU), flops, gpu_hours, booked_gpu_hours, cpu_job_hours.
     """
     s = {**SLURM_DEFAULTS, **(slurm or {})}
     p = {**PLAN_DEFAULTS, **(plan or {})}
     cost = run_cost(size, tokens, vocab_size, seq_len, float(p["mfu"]), float(p["peak_tflops"]))
-    states, activations = memory_bytes(size, vocab_size, seq_len)
     safety, overhead = float(s["safety_factor"]), float(s["overhead_min"])
     max_min = float(s["max_runtime_h"]) * 60.0
 
     if not s["gpus"] or presets.n_params(size) < CPU_MAX_PARAMS:
-        minutes = cost["flops"] / (CPU_GFLOPS * 1e9) / 60.0 * safety
-        mem_mb = max(CPU_JOB_MIN_MEM_MB, math.ceil(2 * (states + activations) / 1e6) + 1000)
+        ranks = int(s["cpu_tasks"])
+        batch = global_batch(size, seq_len, ranks, batch_size)
+        if batch % ranks:
+            raise CodescaleError(
+                f"size {size}: global batch {batch} does not split over slurm.cpu_tasks = {ranks}"
+            )
+        states, activations = memory_bytes(size, vocab_size, seq_len)
+        mem_mb = max(
+            CPU_JOB_MIN_MEM_MB, math.ceil(ranks * 2 * (states + activations * batch) / 1e6) + 1000
+        )
+        layout = {
+            "strategy": "cpu" if ranks == 1 else "ddp",
+            "micro_batch": batch // ranks,
+            "grad_accum": 1,
+            "activation_checkpointing": False,
+            "memory_gb": 0.0,
+        }
         overhead = min(overhead, CPU_JOB_MAX_OVERHEAD_MIN)
-        return _resources(0, 1, 1, CPU_JOB_CPUS, mem_mb, minutes, overhead, max_min, "cpu", cost)
+        rate = float(p["cpu_gflops"]) * 1e9
+        minutes = cost["flops"] / (rate * ranks) / 60.0 * safety
+        eval_min = 0.25 + _eval_flops(size, vocab_size, seq_len, eval_tokens) / rate / 60
+        return _resources(
+            0,
+            1,
+            ranks,
+            CPU_JOB_CPUS,
+            mem_mb,
+            minutes,
+            overhead,
+            max_min,
+            s,
+            cost,
+            {**layout, "batch_size": batch},
+            eval_min,
+        )
 
-    usable = float(s["gpu_memory_gb"]) * 1e9 * GPU_MEMORY_USABLE
-    if activations >= usable:
-        raise CodescaleError(
-            f"size {size}: one sequence of {seq_len} tokens needs ~{activations / 1e9:.0f} GB of"
-            f" activations, more than a {s['gpu_memory_gb']} GB GPU holds (lower train.seq_len)"
-        )
-    gpus_for_memory = math.ceil(states / (usable - activations))
-    gpus_for_time = math.ceil(cost["gpu_hours"] * safety * 60.0 / max(max_min - overhead, 1.0))
+    gpu_gb = float(s["gpu_memory_gb"])
     max_gpus, per_node = int(s["max_gpus"]), int(s["gpus_per_node"])
-    if gpus_for_memory > max_gpus:
-        raise CodescaleError(
-            f"size {size} needs {gpus_for_memory} GPUs of {s['gpu_memory_gb']} GB for its"
-            f" optimizer states alone, more than slurm.max_gpus = {max_gpus}"
+    gpus, layout = 1, None
+    while gpus <= max_gpus:
+        layout = memory_plan(
+            size, vocab_size, seq_len, global_batch(size, seq_len, gpus, batch_size), gpus, gpu_gb
         )
-    gpus = min(_round_gpus(max(gpus_for_memory, gpus_for_time), per_node), max_gpus)
-    gpus = max(gpus, gpus_for_memory)
-    strategy = "ddp" if gpus_for_memory <= 1 else "fsdp"
+        if layout:
+            break
+        gpus = _next_gpus(gpus, per_node)
+    if layout is None:
+        raise CodescaleError(
+            f"size {size} at seq_len {seq_len} does not fit {max_gpus} GPUs of {gpu_gb:g} GB even"
+            " sharded with activation checkpointing and micro-batches of 1 sequence (raise"
+            " slurm.max_gpus, or lower train.seq_len)"
+        )
+    minutes_per_gpu = cost["gpu_hours"] * safety * 60.0
+    while gpus < max_gpus and minutes_per_gpu / gpus > max_min - overhead:
+        wider = _next_gpus(gpus, per_node)
+        if wider > max_gpus:
+            break
+        layout_wider = memory_plan(
+            size, vocab_size, seq_len, global_batch(size, seq_len, wider, batch_size), wider, gpu_gb
+        )
+        if layout_wider is None:
+            break
+        gpus, layout = wider, layout_wider
     nodes = math.ceil(gpus / per_node)
-    minutes = cost["gpu_hours"] / gpus * 60.0 * safety
+    batch = global_batch(size, seq_len, gpus, batch_size)
     res = _resources(
-        gpus, nodes, gpus, int(s["cpus_per_gpu"]), 0, minutes, overhead, max_min, strategy, cost
+        gpus,
+        nodes,
+        gpus,
+        int(s["cpus_per_gpu"]),
+        0,
+        minutes_per_gpu / gpus,
+        overhead,
+        max_min,
+        s,
+        cost,
+        {**layout, "batch_size": batch},
+        2  # loading the model
+        + _eval_flops(size, vocab_size, seq_len, eval_tokens)
+        / (float(p["mfu"]) * float(p["peak_tflops"]) * 1e12)
+        / 60,
     )
     res["mem_mb"] = int(s["mem_mb_per_gpu"]) * res["gpus_per_node"]
     return res
 
 
-def _round_gpus(n: int, per_node: int) -> int:
-    """Next power of two up to one node, whole nodes beyond it."""
-    if n <= per_node:
-        return min(1 << max(n - 1, 0).bit_length(), per_node)
-    return math.ceil(n / per_node) * per_node
+def _eval_flops(size: str, vocab_size: int, seq_len: int, tokens: int) -> float:
+    """Forward-pass FLOPs of scoring `tokens` (a third of training's 6 N per token)."""
+    return presets.train_flops(size, vocab_size, seq_len, int(tokens)) / 3.0 if tokens else 0.0
+
+
+def _next_gpus(n: int, per_node: int) -> int:
+    """Powers of two up to one node, whole nodes beyond it (data-parallel shares stay even)."""
+    return n * 2 if n < per_node else (n // per_node + 1) * per_node
 
 
 def _resources(
@@ -158,12 +316,31 @@ def _resources(
     minutes: float,
     overhead: float,
     max_min: float,
-    strategy: str,
+    slurm: dict[str, Any],
     cost: dict[str, float],
+    layout: dict[str, Any],
+    eval_estimate_min: float,
 ) -> dict[str, Any]:
-    """Assemble the resource dict; split the work into `segments` jobs if one would be too long."""
-    segments = max(1, math.ceil(minutes / max(max_min - overhead, 1.0)))
-    runtime = math.ceil(minutes / segments + overhead)
+    """Assemble the resource dict; split the work into `segments` jobs if one would be too long.
+
+    A job's useful training time is its limit less the start-up overhead, the evaluation and
+    mixture minutes and the grace before the end at which training checkpoints and stops.
+    """
+    grace_min = float(slurm["stop_grace_s"]) / 60.0
+    limit = math.floor(max_min)
+    eval_min = math.ceil(eval_estimate_min * float(slurm["safety_factor"]))
+    fixed = overhead + grace_min + eval_min + MIXTURE_MIN
+    if fixed + 1 > limit:
+        raise CodescaleError(
+            f"slurm.max_runtime_h = {max_min / 60:g} h leaves no training time after start-up"
+            f" ({overhead:g} min), evaluation ({eval_min} min), the mixture ({MIXTURE_MIN} min)"
+            f" and the stop grace ({grace_min:g} min)"
+        )
+    segments = max(1, math.ceil(minutes / (limit - fixed)))
+    runtime = min(
+        math.ceil(minutes / segments + overhead + grace_min), limit - eval_min - MIXTURE_MIN
+    )
+    job = runtime + eval_min + MIXTURE_MIN
     return {
         "gpus": gpus,
         "gpus_per_node": math.ceil(gpus / nodes),
@@ -173,13 +350,24 @@ def _resources(
         "cpus_per_task": cpus_per_task,
         "mem_mb": mem_mb,
         "runtime": runtime,
+        "eval_runtime": eval_min,
+        "mixture_runtime": MIXTURE_MIN,
+        "job_runtime": job,
         "segments": segments,
-        "strategy": strategy,
+        "retries": segments - 1 + int(slurm["retries"]),
+        **layout,
         "flops": cost["flops"],
         "gpu_hours": cost["gpu_hours"],
-        "booked_gpu_hours": gpus * segments * runtime / 60.0,
-        "cpu_job_hours": 0.0 if gpus else segments * runtime / 60.0,
+        "booked_gpu_hours": gpus * segments * job / 60.0,
+        "cpu_job_hours": 0.0 if gpus else segments * job / 60.0,
     }
+
+
+def eval_tokens(config: dict[str, Any]) -> int:
+    """Tokens one run's evaluation scores: the test tokens of every language, plus about a
+    million for the 42-direction translation test (2,100 held-out pairs)."""
+    per_language = int(config["evaluate"]["max_tokens_per_language"])
+    return per_language * len(config["languages"]) + 1_000_000
 
 
 def plan_runs(
@@ -188,11 +376,15 @@ def plan_runs(
     seq_len: int,
     slurm: dict[str, Any] | None = None,
     plan: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    eval_tokens: int = 0,
 ) -> list[dict[str, Any]]:
     """One row per run: name, study, size, N, tokens, FLOPs, GPU-hours and its Slurm resources."""
     rows = []
     for run in runs:
-        res = train_resources(run.size, run.tokens, vocab_size, seq_len, slurm or {}, plan)
+        res = train_resources(
+            run.size, run.tokens, vocab_size, seq_len, slurm or {}, plan, batch_size, eval_tokens
+        )
         rows.append(
             {
                 "run": run.name,
@@ -206,19 +398,79 @@ def plan_runs(
     return rows
 
 
-_SUMMED = ("runs", "flops", "gpu_hours", "booked", "cpu_hours")
+def plan_study(config: dict[str, Any], runs: Iterable[RunLike]) -> list[dict[str, Any]]:
+    """`plan_runs` with everything else from a validated study config."""
+    return plan_runs(
+        runs,
+        int(config["tokenizer"]["vocab_size"]),
+        int(config["train"]["seq_len"]),
+        config["slurm"],
+        config["plan"],
+        batch_size=config["train"]["batch_size"],
+        eval_tokens=eval_tokens(config),
+    )
 
 
-def summarise(
-    runs: Iterable[RunLike],
-    vocab_size: int,
-    seq_len: int,
-    slurm: dict[str, Any] | None = None,
-    plan: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Per study (in first-seen order) and a final "total" row: runs, FLOPs, GPU-hours, booked."""
+def format_layout_table(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per (size, D) of `plan_runs` rows (runs of one size and budget plan alike): GPUs,
+    nodes, strategy, global batch, micro-batch, accumulation, activation checkpointing, planned
+    GB per GPU, segments (jobs), minutes per job and resubmissions allowed."""
+    groups: dict[tuple[str, int], list[Any]] = {}
+    for row in rows:
+        groups.setdefault((row["size"], row["tokens"]), [0, row])[0] += 1
+    header = [
+        "size", "D", "runs", "GPUs", "nodes", "strategy", "batch", "micro", "accum", "act.ckpt",
+        "GB/GPU", "segments", "min/job", "retries",
+    ]  # fmt: skip
+    body = [
+        [
+            size,
+            f"{tokens:.3g}",
+            str(n),
+            str(r["gpus"]),
+            str(r["nodes"]),
+            r["strategy"],
+            str(r["batch_size"]),
+            str(r["micro_batch"]),
+            str(r["grad_accum"]),
+            "yes" if r["activation_checkpointing"] else "no",
+            f"{r['memory_gb']:.1f}" if r["gpus"] else "-",
+            str(r["segments"]),
+            str(r["job_runtime"]),
+            str(r["retries"]),
+        ]
+        for (size, tokens), (n, r) in sorted(
+            groups.items(), key=lambda kv: (presets.n_params(kv[0][0]), kv[0][1])
+        )
+    ]
+    return _aligned(header, body)
+
+
+def _aligned(header: list[str], body: list[list[str]], total: list[str] | None = None) -> str:
+    """Columns padded to their widest cell, the first left-aligned; a rule under the header and,
+    with `total`, a rule and the total line at the end."""
+    lines = [header, *body, *([total] if total else [])]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+
+    def fmt(line: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+
+    rule = "  ".join("-" * w for w in widths)
+    end = [rule, fmt(total)] if total else []
+    return "\n".join([fmt(header), rule, *(fmt(line) for line in body), *end])
+
+
+_SUMMED = ("runs", "flops", "gpu_hours", "booked", "cpu_hours", "jobs")
+
+
+def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per study (in first-seen order) and a final "total" row of `plan_runs` rows: runs, FLOPs,
+    GPU-hours, booked GPU-hours, CPU-job hours, Slurm jobs (segments)."""
     table: dict[str, dict[str, Any]] = {}
-    for row in plan_runs(runs, vocab_size, seq_len, slurm, plan):
+    for row in rows:
         agg = table.setdefault(
             row["study"],
             dict.fromkeys(_SUMMED, 0) | {"study": row["study"]},
@@ -228,6 +480,7 @@ def summarise(
         agg["gpu_hours"] += row["gpu_hours"]
         agg["booked"] += row["booked_gpu_hours"]
         agg["cpu_hours"] += row["cpu_job_hours"]
+        agg["jobs"] += row["segments"]
     rows = list(table.values())
     total: dict[str, Any] = dict.fromkeys(_SUMMED, 0) | {"study": "total"}
     for row in rows:
@@ -242,11 +495,12 @@ def format_table(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str:
     "booked GPU-h" is GPUs x job runtime (safety factor and overheads included) of GPU jobs;
     "CPU-job h" is the runtime of CPU-only jobs (tiny models, or slurm.gpus false).
     """
-    header = ["study", "runs", "FLOPs", f"{card}-hours", "booked GPU-h", "CPU-job h"]
+    header = ["study", "runs", "jobs", "FLOPs", f"{card}-hours", "booked GPU-h", "CPU-job h"]
     body = [
         [
             str(r["study"]),
             str(r["runs"]),
+            str(r["jobs"]),
             f"{r['flops']:.3e}",
             f"{r['gpu_hours']:,.1f}",
             f"{r['booked']:,.1f}",
@@ -254,17 +508,7 @@ def format_table(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-
-    def fmt(line: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-
-    rule = "  ".join("-" * w for w in widths)
-    lines = [fmt(header), rule, *(fmt(line) for line in body[:-1]), rule, fmt(body[-1])]
-    return "\n".join(lines)
+    return _aligned(header, body[:-1], total=body[-1])
 
 
 def _check_rate(mfu: float, peak_tflops: float) -> None:
@@ -313,18 +557,18 @@ def run(args: argparse.Namespace) -> None:
     runs = study.expand(config)
     if not runs:
         raise CodescaleError(f"{args.config}: no study is enabled, nothing to plan")
-    vocab_size = int(config["tokenizer"]["vocab_size"])
-    seq_len = int(config["train"]["seq_len"])
+    vocab_size, seq_len = config["tokenizer"]["vocab_size"], config["train"]["seq_len"]
     print(
         f"{args.config}: {len(runs)} runs, vocab {vocab_size}, seq_len {seq_len},"
         f" {plan['card']} at {plan['peak_tflops']:g} TFLOP/s x MFU {plan['mfu']:g}"
         f" (booked = Slurm jobs incl. safety x{slurm['safety_factor']:g} and overheads;"
         f" {'GPU' if slurm['gpus'] else 'CPU-only'} jobs)"
     )
-    summary = summarise(runs, vocab_size, seq_len, slurm, plan)
-    print(format_table(summary, card=str(plan["card"])))
+    rows = plan_study({**config, "plan": plan, "slurm": slurm}, runs)
+    print(format_table(summarise(rows), card=str(plan["card"])))
+    print()
+    print(format_layout_table(rows))
     if args.out:
-        rows = plan_runs(runs, vocab_size, seq_len, slurm, plan)
         with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()

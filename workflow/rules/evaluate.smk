@@ -13,6 +13,14 @@ rule evaluate_run:
         f"{RESULTS}/eval/{{run}}.json",
     log:
         "logs/eval/{run}.log",
+    group:
+        "run"
+    resources:
+        gpu=resource("gpus"),
+        nodes=resource("nodes"),
+        cpus_per_task=resource("cpus_per_task"),
+        mem_mb=resource("mem_mb"),
+        **run_group_resources("eval_runtime"),
     params:
         run_dir=f"{RESULTS}/runs/{{run}}",
         args=evaluate_args,

@@ -1,33 +1,83 @@
 # Slurm: the resources of every job, in one place (the profile holds the executor's settings).
+#
+# A run's mixture, training and evaluation form one group job ("run"): one Slurm submission per
+# run, evaluated on the GPUs it trained on. Multi-rank runs set the `mpi` resource, so the jobstep
+# plugin does not wrap the job in its own one-task `srun` step (which would hold the allocation
+# and make a second step wait forever); the train rule's own `srun --ntasks-per-node` then starts
+# one rank per GPU, and Lightning reads the ranks from Slurm's environment. Every rule of the group
+# carries the same string resources (Snakemake requires it of group jobs).
 import functools
 
-from codescale import plan as cs_plan
+SLURM = config["slurm"]
+# Data jobs: memory and time from the size of their inputs (measured per byte of input on the
+# default corpus, see README "Running on a Slurm cluster"): (base MB, MB per input MB, input MB
+# per minute).
+DATA_SCALING = {
+    "corpus": (2000, 4.5, 600.0),
+    "dedup_language": (2000, 7.0, 300.0),
+    "split_language": (2000, 7.0, 300.0),
+    "tokenizer": (4000, 2.0, 600.0),
+    "tokenize_shard": (2000, 2.0, 200.0),
+}
 
 
 @functools.cache
-def run_resources(name, attempt):
-    """Slurm resources of one training job; a resubmission (preemption, time limit) gets more
-    time on each attempt."""
-    run = RUNS[name]
-    res = cs_plan.train_resources(
-        run.size,
-        run.tokens,
-        TOK["vocab_size"],
-        TRAIN["seq_len"],
-        config["slurm"],
-        config["plan"],
-    )
-    res["runtime"] = int(res["runtime"] * attempt)
-    res["tasks_per_gpu"] = (
-        1 if res["gpus"] else 0
-    )  # the plugin's pattern for one task per GPU
-    res["slurm_partition"] = (
-        config["slurm"]["train_partition"]
-        if res["gpus"]
-        else config["slurm"]["cpu_partition"]
-    )
+def run_resources(name):
+    """The plan of one training run (Snakefile's PLAN, codescale.plan) in its Slurm form."""
+    res = dict(PLAN[run_spec(name).name])
+    multi = res["tasks"] > 1
+    res["mpi"] = "srun" if multi else ""  # a key present, even empty: no jobstep srun wrapper
+    res["slurm_tasks"] = 0 if multi else 1  # the plugin takes tasks or tasks_per_node, not both
+    res["slurm_tasks_per_node"] = res["tasks_per_node"] if multi else 0
+    res["fsdp"] = int(res["strategy"] == "fsdp")
+    res["act_ckpt"] = int(res["activation_checkpointing"])
+    res["slurm_partition"] = SLURM["train_partition"] if res["gpus"] else SLURM["cpu_partition"]
+    res["stop_grace_s"] = SLURM["stop_grace_s"]
+    # Training stops early enough for the grace, then the evaluation in the same job.
+    res["stop_before_end_s"] = SLURM["stop_grace_s"] + 60 * res["eval_runtime"]
     return res
 
 
 def resource(key):
-    return lambda wildcards, attempt: run_resources(wildcards.run, attempt)[key]
+    return lambda wildcards: run_resources(wildcards.run)[key]
+
+
+# Resubmissions of a group job: its planned segments plus slurm.retries real failures. Only the
+# main process resubmits; inside a job (the jobstep's snakemake) a retry would rerun the step in
+# the same allocation, after the time limit it was stopped for.
+TRAIN_RETRIES = (
+    max((run_resources(name)["retries"] for name in RUNS), default=0)
+    if workflow.is_main_process
+    else 0
+)
+
+
+def run_group_resources(runtime_key):
+    """Resources every rule of a run's group job carries (strings must agree within a group)."""
+    return dict(
+        mpi=resource("mpi"),
+        slurm_partition=resource("slurm_partition"),
+        runtime=resource(runtime_key),
+    )
+
+
+def data_resources(name):
+    """mem_mb and runtime of a data rule's jobs from their input sizes (nothing for other rules);
+    each resubmission gets 50% more of both."""
+    if name not in DATA_SCALING:
+        return {}
+    base, per_mb, mb_per_min = DATA_SCALING[name]
+    return dict(
+        mem_mb=lambda wildcards, input, attempt: int(
+            (base + per_mb * input.size_mb) * (1 + 0.5 * (attempt - 1))
+        ),
+        runtime=lambda wildcards, input, attempt: int(
+            (10 + input.size_mb / mb_per_min) * (1 + 0.5 * (attempt - 1))
+        ),
+    )
+
+
+def train_inputs(wildcards):
+    """The token shards a run reads (its mixture.json names them; the allocation it was planned
+    from is the mixture rule's input, not training's)."""
+    return [f for f in mixture_inputs(wildcards) if f != ALLOCATION]
