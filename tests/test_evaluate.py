@@ -230,3 +230,44 @@ def test_evaluate_cli_on_a_saved_run(tok, tmp_path):
         )
         == 2
     )
+
+
+def test_truncated_shard_bits_per_byte_count_the_bytes_scored(tok, tmp_path):
+    """--max-tokens-per-language stops after the first document: bpb must use that document's
+    bytes (by hand: its text), not the shard's bytes apportioned by token share (issue 15)."""
+    from safetensors.torch import save_file
+
+    model = tiny_model(tok)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    save_file(model.state_dict(), str(run_dir / "model.safetensors"))
+    cfg = {"run": "mono/go/t", "model": model.cfg.__dict__}
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    tok_path = tmp_path / "tokenizer.json"
+    tok.save(str(tok_path))
+    # code (several bytes per token) first, then text the tokenizer never saw (~1 byte per token)
+    texts = [CODE["go"][0], "é" * 40 + "\n"]
+    docs = encode_documents(tok, "go", texts)
+    n_bytes = sum(len(t.encode()) for t in texts)
+    write_shard(tmp_path / "go_test", docs, tok.get_vocab_size(), n_bytes, lang="go")
+    out = tmp_path / "eval.json"
+    argv = ["evaluate", "--run-dir", str(run_dir), "--tokenizer", str(tok_path), "--test",
+            f"go={tmp_path / 'go_test'}", "--max-tokens-per-language", "1", "--device", "cpu",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    ev = json.loads(out.read_text())
+    go = ev["languages"]["go"]
+    assert go["n_docs"] == 1 and go["bytes_source"] == "decoded documents"
+    first = docs[0].astype(np.int64)
+    nats = hand_nats(model, first, np.ones(len(first), dtype=bool))
+    hand_bytes = len(texts[0].encode("utf-8"))
+    assert go["n_bytes"] == hand_bytes == len(CODE["go"][0])
+    assert go["nats"] == pytest.approx(nats, rel=1e-5)
+    assert go["bpb"] == pytest.approx(nats / math.log(2) / hand_bytes, rel=1e-5)
+    apportioned = n_bytes * len(first) / sum(len(d) for d in docs)
+    assert abs(apportioned - hand_bytes) / hand_bytes > 0.2  # the old estimate was far off
+    assert ev["device"] == "cpu" and ev["dtype"] == "float32"
+    # the whole shard: the shard's own byte count
+    assert main([*argv[:7], "--device", "cpu", "--out", str(out)]) == 0
+    whole = json.loads(out.read_text())["languages"]["go"]
+    assert whole["bytes_source"] == "shard" and whole["n_bytes"] == n_bytes

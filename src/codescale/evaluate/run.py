@@ -2,8 +2,9 @@
 
 Output (results/eval/RUN.json):
   {"run", "run_dir", "max_seq_len", "N",
+   "device": "cuda:0" | "cpu" ..., "dtype": "bfloat16 autocast" | "float32",
    "languages": {lang: {"loss" (nats/token), "bpb", "nats", "n_tokens", "n_docs", "n_bytes",
-                        "docs_fraction", "shard"}},
+                        "bytes_source", "docs_fraction", "shard"}},
    "translation": null | {"format", "template", "test", "n_instances", "n_truncated",
                           "directions": [{"src_lang", "tgt_lang", "seen", "n_instances",
                                           "n_target_tokens", "loss", "loss_per_instance",
@@ -15,7 +16,18 @@ Output (results/eval/RUN.json):
                           "bleu": (only with --bleu) {"directions": [{"src_lang", "tgt_lang",
                                    "seen", "bleu", "n_instances"}], "seen_mean", "unseen_mean",
                                    "max_new_tokens"}}}
-How windows, bytes and long pairs are handled: codescale.evaluate.losses and .translation.
+How windows and long pairs are handled: codescale.evaluate.losses and .translation.
+
+Bits per byte are exact (issue 15): bpb = nats / ln 2 / the UTF-8 bytes of exactly the documents
+scored. When the whole shard is scored these are the shard's n_bytes (bytes_source "shard");
+when --max-tokens-per-language stops early they are the bytes of the scored documents' text,
+decoded from their tokens (bytes_source "decoded documents"; decode(encode(text)) == text for
+the byte-level tokenizer), not the shard's bytes apportioned by token share, which on the default
+study's JavaScript test shard understated the bytes by 21%.
+
+Device and precision: on a GPU (--device auto with CUDA available, or cuda...) the forward passes
+run under bf16 autocast (cross-entropy is computed in float32 by autocast); on CPU in float32.
+Both are recorded in the JSON.
 Greedy translation and BLEU (off by default; --bleu): codescale.evaluate.generate.
 The translation format defaults to the run's pair format (direct for shuffled and for runs without
 pairs, since a shuffled-trained model never saw a pair layout).
@@ -24,7 +36,9 @@ pairs, since a shuffled-trained model never saw a pair layout).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +47,7 @@ import torch
 
 from codescale import LANGUAGES
 from codescale.data.shards import Shard
-from codescale.data.tokenizer import load_tokenizer, special_ids
+from codescale.data.tokenizer import decode_document, load_tokenizer, special_ids
 from codescale.errors import CodescaleError
 from codescale.evaluate.losses import shard_loss
 from codescale.evaluate.translation import aggregates, per_direction, translation_losses
@@ -63,6 +77,21 @@ def load_run_model(run_dir: Path, device: torch.device) -> tuple[torch.nn.Module
     except RuntimeError as err:
         raise CodescaleError(f"{weights} does not match {cfg_path}: {err}") from err
     return model.to(device).eval(), cfg
+
+
+def scored_bytes(tok, shard: Shard, n_docs: int) -> tuple[int, str]:
+    """UTF-8 bytes of the first n_docs documents of a shard (those shard_loss scored)."""
+    if n_docs >= len(shard):
+        return int(shard.meta["n_bytes"]), "shard"
+    total = sum(len(decode_document(tok, shard.doc(i)).encode("utf-8")) for i in range(n_docs))
+    return total, "decoded documents"
+
+
+def precision(device: torch.device) -> tuple[contextlib.AbstractContextManager, str]:
+    """bf16 autocast on CUDA, plain float32 elsewhere: (context manager, dtype label)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16), "bfloat16 autocast"
+    return contextlib.nullcontext(), "float32"
 
 
 def parse_tests(items: list[str]) -> dict[str, str]:
@@ -163,10 +192,18 @@ def run(args: argparse.Namespace) -> None:
         "N": model.num_params(),
         "languages": {},
     }
+    amp, dtype = precision(device)
+    result["device"], result["dtype"] = str(device), dtype
     for lang, prefix in tests.items():
-        stats = shard_loss(
-            model, Shard(prefix), L, args.batch_size, pad, device, args.max_tokens_per_language
-        )
+        shard = Shard(prefix)
+        with amp:
+            stats = shard_loss(
+                model, shard, L, args.batch_size, pad, device, args.max_tokens_per_language
+            )
+        n_bytes, source = scored_bytes(tok, shard, int(stats["n_docs"]))
+        stats["n_bytes"] = n_bytes
+        stats["bytes_source"] = source
+        stats["bpb"] = stats["nats"] / math.log(2) / n_bytes if n_bytes else float("nan")
         result["languages"][lang] = {**stats, "shard": prefix}
         log.info(
             "%s: loss %.4f, bpb %.4f (%d tokens)",
@@ -185,9 +222,11 @@ def run(args: argparse.Namespace) -> None:
             missing = sorted(need - set(test.columns))
             raise CodescaleError(f"{args.translation_test}: missing columns {missing}")
         fmt = args.format or default_format(cfg)
-        records = translation_losses(
-            model, tok, test.to_dicts(), fmt, args.prompt_template, L, args.batch_size, pad, device
-        )
+        with amp:
+            records = translation_losses(
+                model, tok, test.to_dicts(), fmt, args.prompt_template, L, args.batch_size, pad,
+                device,
+            )  # fmt: skip
         directions = per_direction(records)
         languages = [x for x in LANGUAGES if x in set(test["src_lang"]) | set(test["tgt_lang"])]
         result["translation"] = {
@@ -203,17 +242,18 @@ def run(args: argparse.Namespace) -> None:
         if args.bleu:
             from codescale.evaluate.generate import translation_bleu
 
-            bleu = translation_bleu(
-                model,
-                tok,
-                test.to_dicts(),
-                fmt,
-                args.prompt_template,
-                args.batch_size,
-                device,
-                args.bleu_max_instances,
-                args.bleu_max_new_tokens,
-            )
+            with amp:
+                bleu = translation_bleu(
+                    model,
+                    tok,
+                    test.to_dicts(),
+                    fmt,
+                    args.prompt_template,
+                    args.batch_size,
+                    device,
+                    args.bleu_max_instances,
+                    args.bleu_max_new_tokens,
+                )
             result["translation"]["bleu"] = bleu
             log.info(
                 "translation BLEU (%s): seen mean %s, unseen mean %s",
