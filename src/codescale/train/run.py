@@ -255,17 +255,23 @@ def _strategy(name: str, world: int, compile: bool, precision: str) -> Any:
 
 def run(args: argparse.Namespace) -> None:
     """Parse, set up Fabric, train (resuming if a checkpoint exists), write outputs on rank 0."""
+    import torch.distributed as dist
+
     try:
         _run(args)
     except StopRun as stop:
         print(f"codescale train: {stop}", file=sys.stderr)
-        sys.stderr.flush()
-        raise SystemExit(stop.code) from None
-    finally:
-        import torch.distributed as dist
-
         if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+            # every rank stops at once here, and tearing down the process groups at the same
+            # instant as the rank hosting their TCP store can hang (seen on gloo); the checkpoint
+            # is complete and fsynced, so leave without the teardown
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.code)
+        raise SystemExit(stop.code) from None
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _run(args: argparse.Namespace) -> None:
