@@ -5,7 +5,10 @@ language tag (direct: `<|lang:S|> src <|lang:T|>`; prompt: the rendered template
 and tag), i.e. exactly the tokens before the pair's target_mask.
 
 Decoding: greedy (argmax of the logits at the last position), no sampling, no KV cache (the whole
-context is re-run at every step). An instance stops at `<|endoftext|>` (not part of the output) or
+context is re-run at every step). `generate` below is the general decoder (used by `codescale
+execute`): the same loop with a KV cache (`use_cache`, the default there) and optional temperature
+sampling; with the cache and temperature 0 it returns the same tokens as `greedy_generate`
+(tested), up to floating-point rounding in near-ties. An instance stops at `<|endoftext|>` (not part of the output) or
 after max_new_tokens = reference target tokens + 32, capped by `cap` (--bleu-max-new-tokens).
 
 Context longer than the model's max_seq_len L: two positions are pinned, the source language tag
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from statistics import fmean
 from typing import Any
 
@@ -115,6 +118,93 @@ def greedy_generate(
                 if len(out[i]) < max_new[i]:
                     still.append(i)
             active = still
+    return out
+
+
+def _pick(last: torch.Tensor, temperature: float, gen: torch.Generator | None) -> list[int]:
+    """Next token per row from last-position logits [B, V]: argmax, or a temperature sample."""
+    if temperature <= 0:
+        return last.argmax(dim=-1).tolist()
+    probs = torch.softmax(last.float() / temperature, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=gen).flatten().tolist()
+
+
+def _check_prompts(model: torch.nn.Module, prompts, max_new) -> int:
+    L = model.cfg.max_seq_len
+    if L < 3:
+        raise CodescaleError(f"decoding needs max_seq_len >= 3, the model has {L}")
+    if len(prompts) != len(max_new):
+        raise CodescaleError(f"{len(prompts)} prompts but {len(max_new)} max_new_tokens")
+    for i, p in enumerate(prompts):
+        if len(p) < 2:
+            raise CodescaleError(f"prompt {i} has {len(p)} tokens; expected two language tags")
+    return L
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    prompts: Sequence[Sequence[int]],
+    max_new: Sequence[int],
+    eod_id: int,
+    pad_id: int,
+    batch_size: int,
+    device: torch.device,
+    *,
+    use_cache: bool = True,
+    temperature: float = 0.0,
+    seed: int = 0,
+    stop: Callable[[int, list[int]], bool] | None = None,
+) -> list[list[int]]:
+    """Continuation ids of each prompt (without the stopping eod).
+
+    As `greedy_generate` (same batching, left padding, cropping that pins positions 0 and
+    len(prompt) - 1, stop at eod or max_new), plus: `temperature` > 0 samples from
+    softmax(logits / temperature) with a torch.Generator seeded by `seed` (sampling draws in
+    batch order, so the samples depend on batch_size); `stop(i, out_i)` ends instance i early
+    (e.g. once the function is complete); `use_cache` decodes with the model's KV cache
+    (`Transformer.forward_cached`): the prompts are prefilled once, then one token per row and
+    step; a row whose context would pass max_seq_len triggers a re-prefill of the cropped
+    contexts, so outputs equal the uncached loop.
+    """
+    L = _check_prompts(model, prompts, max_new)
+    gen = torch.Generator().manual_seed(seed) if temperature > 0 else None
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out: list[list[int]] = [[] for _ in prompts]
+
+    def finished(i: int, t: int) -> bool:
+        if t == eod_id:
+            return True
+        out[i].append(int(t))
+        return len(out[i]) >= max_new[i] or (stop is not None and stop(i, out[i]))
+
+    for b in range(0, len(order), batch_size):
+        active = [i for i in order[b : b + batch_size] if max_new[i] > 0]
+        cache = None
+        while active:
+            ctx = [crop_context([*prompts[i], *out[i]], len(prompts[i]) - 1, L) for i in active]
+            if use_cache and cache is not None and cache.length < L:
+                x = torch.tensor([[out[i][-1]] for i in active], dtype=torch.long)
+                logits = model.forward_cached(x.to(device), cache)
+            else:
+                width = max(len(c) for c in ctx)
+                x = torch.full((len(ctx), width), pad_id, dtype=torch.long)
+                doc = torch.zeros((len(ctx), width), dtype=torch.long)
+                for row, c in enumerate(ctx):
+                    x[row, width - len(c) :] = torch.tensor(c, dtype=torch.long)
+                    doc[row, width - len(c) :] = 1
+                if use_cache:
+                    cache = model.new_cache(len(ctx))
+                    logits = model.forward_cached(x.to(device), cache, doc.bool().to(device))
+                else:
+                    padded = any(len(c) < width for c in ctx)
+                    logits = model(x.to(device), doc.to(device) if padded else None)
+            nxt = _pick(logits[:, -1], temperature, gen)
+            keep = [row for row, (i, t) in enumerate(zip(active, nxt, strict=True))
+                    if not finished(i, t)]
+            if cache is not None and len(keep) < len(active) and keep:
+                cache.select(torch.tensor(keep, device=device))
+            active = [active[row] for row in keep]
     return out
 
 

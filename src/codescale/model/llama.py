@@ -75,6 +75,25 @@ class ModelConfig:
         return self.d_model // self.n_heads
 
 
+@dataclass
+class KVCache:
+    """Keys and values of every layer, [B, capacity, H, D] each, for incremental decoding.
+
+    `valid` [B, capacity] marks real tokens (False on left padding); `length` = positions filled.
+    """
+
+    k: list[torch.Tensor]
+    v: list[torch.Tensor]
+    valid: torch.Tensor
+    length: int = 0
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only batch rows `rows` (finished sequences leave the batch)."""
+        self.k = [t.index_select(0, rows) for t in self.k]
+        self.v = [t.index_select(0, rows) for t in self.v]
+        self.valid = self.valid.index_select(0, rows)
+
+
 class RMSNorm(nn.Module):
     """Root-mean-square norm with a learned gain (no mean subtraction, no bias), in fp32."""
 
@@ -206,6 +225,31 @@ class Attention(nn.Module):
         out = attention(q, k, v, seg, self.impl)
         return self.wo(out.reshape(b, t, -1))
 
+    def forward_cached(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache, layer: int
+    ) -> torch.Tensor:
+        """Attention for generation: append this step's keys/values to `cache` and attend to all.
+
+        x [B, t, d] holds the tokens at positions cache.length .. cache.length + t - 1 (cos/sin
+        already sliced to them). Masking as document masking with doc_ids = cache.valid: a real
+        token attends to earlier real tokens only, a padding position to earlier padding.
+        """
+        b, t, _ = x.shape
+        q, k, v = self.wqkv(x).view(b, t, 3, self.n_heads, self.head_dim).unbind(dim=2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        s = cache.length
+        cache.k[layer][:, s : s + t] = k
+        cache.v[layer][:, s : s + t] = v
+        keys, vals = cache.k[layer][:, : s + t], cache.v[layer][:, : s + t]
+        valid = cache.valid[:, : s + t]
+        causal = torch.ones(t, s + t, dtype=torch.bool, device=x.device).tril(diagonal=s)
+        same = valid[:, s:, None] == valid[:, None, :]  # [B, t, s + t]
+        mask = (causal[None] & same)[:, None]
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2), keys.transpose(1, 2), vals.transpose(1, 2), attn_mask=mask
+        )
+        return self.wo(out.transpose(1, 2).reshape(b, t, -1))
+
 
 class SwiGLU(nn.Module):
     """down(silu(gate(x)) * up(x)) (Shazeer 2020); gate and up fused into one matmul."""
@@ -234,6 +278,12 @@ class Block(nn.Module):
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, seg: torch.Tensor | None
     ) -> torch.Tensor:
         x = x + self.attn(self.attn_norm(x), cos, sin, seg)
+        return x + self.mlp(self.mlp_norm(x))
+
+    def forward_cached(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache, layer: int
+    ) -> torch.Tensor:
+        x = x + self.attn.forward_cached(self.attn_norm(x), cos, sin, cache, layer)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -307,6 +357,41 @@ class Transformer(nn.Module):
         x = self.embed(tokens)
         for layer in self.layers:
             x = layer(x, cos, sin, seg)
+        return self.head(self.norm(x)).float()
+
+    def new_cache(self, batch: int, capacity: int | None = None) -> KVCache:
+        """An empty key/value cache for `batch` rows of up to `capacity` (max_seq_len) tokens."""
+        cap = self.cfg.max_seq_len if capacity is None else capacity
+        p = self.embed.weight
+        shape = (batch, cap, self.cfg.n_heads, self.cfg.head_dim)
+        return KVCache(
+            k=[torch.zeros(shape, dtype=p.dtype, device=p.device) for _ in self.layers],
+            v=[torch.zeros(shape, dtype=p.dtype, device=p.device) for _ in self.layers],
+            valid=torch.zeros((batch, cap), dtype=torch.bool, device=p.device),
+        )
+
+    def forward_cached(
+        self, tokens: torch.Tensor, cache: KVCache, valid: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits [B, t, V] (float32) for `tokens` [B, t] continuing what `cache` holds.
+
+        Generation only (the training forward is `forward`, untouched): the first call (prefill)
+        passes the left-padded prompts with `valid` [B, t] (False on padding), later calls one
+        token per row. Equals `forward` on the whole sequence (with doc_ids = valid) up to
+        floating-point rounding; SDPA only, as flash-attn's KV-cache kernels are not used.
+        """
+        t = tokens.shape[1]
+        s = cache.length
+        if s + t > cache.k[0].shape[1]:
+            raise CodescaleError(
+                f"KV cache holds {cache.k[0].shape[1]} positions; {s} + {t} do not fit"
+            )
+        cache.valid[:, s : s + t] = True if valid is None else valid
+        cos, sin = self.rope_cos[s : s + t], self.rope_sin[s : s + t]
+        x = self.embed(tokens)
+        for i, layer in enumerate(self.layers):
+            x = layer.forward_cached(x, cos, sin, cache, i)
+        cache.length = s + t
         return self.head(self.norm(x)).float()
 
     def token_losses(
