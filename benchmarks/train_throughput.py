@@ -1,10 +1,12 @@
-"""Training throughput: the project's Lightning step (train.module) vs a plain PyTorch loop.
+"""Training throughput: the project's Fabric step (train.module) vs a plain PyTorch loop.
 
 Same model (codescale.model.llama.Transformer at a preset size), same batches (random tokens, on
 the host, copied to the device each step in both), same fused AdamW (on CUDA), gradient clipping,
-bf16 autocast on GPU, optional torch.compile of model.loss in both. Both run in this one process,
-alternating, `--repeats` times; the best of each is reported with MFU (GPU peak table of
-codescale.train.run) and the ratio project / plain (target >= 0.9).
+bf16 autocast on GPU, optional torch.compile (plain: of model.loss; project: of the LossModule,
+as `codescale train` compiles it: the same forward + cross-entropy graph). Both run in this one
+process, alternating, `--repeats` times; the best of each is reported with MFU (GPU peak table of
+codescale.train.run) and the ratio project / plain (target >= 0.95, issue 9).
+benchmarks/gpu_check.py imports `plain` and `project` from here.
 
     nice python benchmarks/train_throughput.py --size 100K --device cpu --threads 2
     python benchmarks/train_throughput.py --size 85M --seq-len 2048 --batch-size 16 --compile
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,8 +25,9 @@ import torch
 from codescale.model import presets
 from codescale.model.llama import ModelConfig, Transformer
 from codescale.train.hparams import HParams
-from codescale.train.module import LMModule
-from codescale.train.run import RunControl, peak_flops
+from codescale.train.launch import StopControl
+from codescale.train.module import LossLog, grad_accum_steps, setup_training, train_step
+from codescale.train.run import peak_flops
 
 
 def _batches(args: argparse.Namespace, vocab: int, n: int) -> list[torch.Tensor]:
@@ -64,50 +66,55 @@ def plain(args: argparse.Namespace, cfg: dict, batches: list[torch.Tensor]) -> f
     return time.perf_counter() - start
 
 
-class _Timer(L.Callback):
-    def __init__(self, device: str, warmup: int):
-        self.device, self.warmup, self.start, self.end = device, warmup, 0.0, 0.0
+def project(
+    args: argparse.Namespace, cfg: dict, batches: list[torch.Tensor], sync_check: int = 0
+) -> float:
+    """Seconds for the timed steps of the project's path, exactly what `codescale train` runs:
+    Fabric + train.module.setup_training + train_step + LossLog + StopControl.poll per step.
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup:
-            _sync(self.device)
-            self.start = time.perf_counter()
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        _sync(self.device)
-        self.end = time.perf_counter()
-
-
-def project(args: argparse.Namespace, cfg: dict, batches: list[torch.Tensor]) -> float:
-    """Seconds for the timed steps of the project's path: Trainer + LMModule + RunControl."""
+    With `sync_check` > 0, that many steady-state steps after the warmup run under
+    torch.cuda.set_sync_debug_mode("error"): any host-device sync in the step raises.
+    """
+    dev = args.device
+    fabric = L.Fabric(
+        accelerator="cuda" if dev == "cuda" else "cpu",
+        devices=1,
+        precision="bf16-mixed" if dev == "cuda" else "32-true",
+    )
+    fabric.launch()
     torch.manual_seed(0)
     hp = HParams(batch_size=args.batch_size, lr=1e-3, steps=len(batches), seq_len=args.seq_len)
-    module = LMModule(cfg, hp, compile=args.compile)
-    timer = _Timer(args.device, args.warmup_steps)
-    with tempfile.TemporaryDirectory() as tmp:
-        control = RunControl(Path(tmp) / "last.ckpt")
-        # steps beyond the run: no end-of-run checkpoint inside the timed window
-        control.configure(10**9, args.log_every, 0, args.batch_size * args.seq_len)
-        trainer = L.Trainer(
-            accelerator=args.device if args.device == "cpu" else "gpu",
-            devices=1,
-            precision="bf16-mixed" if args.device == "cuda" else "32-true",
-            max_steps=len(batches),
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
-            limit_val_batches=0,
-            use_distributed_sampler=False,
-            callbacks=[control, timer],
-            default_root_dir=tmp,
-        )
-        loader = torch.utils.data.DataLoader(
-            [{"tokens": b} for b in batches], batch_size=None, shuffle=False
-        )
-        trainer.fit(module, train_dataloaders=loader)
-    return timer.end - timer.start
+    micro, accum = grad_accum_steps(args.batch_size, 1, args.micro_batch_size)
+    model, optimizer, *_ = setup_training(
+        fabric,
+        cfg,
+        hp,
+        compile=args.compile,
+        activation_checkpointing=getattr(args, "activation_checkpointing", False),
+    )
+    losses = LossLog(hp)
+    tokens_per_step = args.batch_size * args.seq_len
+    start = 0.0
+    with StopControl(world_size=1, grace_s=30) as control:
+        for i, b in enumerate(batches):
+            if i == args.warmup_steps:
+                _sync(dev)
+                start = time.perf_counter()
+            checking = dev == "cuda" and args.warmup_steps <= i < args.warmup_steps + sync_check
+            if checking:
+                torch.cuda.set_sync_debug_mode("error")
+            try:
+                batch = fabric.to_device({"tokens": b})
+                loss, norm = train_step(fabric, model, optimizer, batch, i, hp, micro, accum)
+                losses.add(i, loss, norm)
+                control.poll()
+            finally:
+                if checking:
+                    torch.cuda.set_sync_debug_mode("default")
+            if (i + 1) % args.log_every == 0:
+                losses.flush(i + 1, tokens_per_step, point=True, reduce=lambda t: t)
+    _sync(dev)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -116,6 +123,7 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=4096)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--micro-batch-size", type=int, default=None, help="project path only")
     p.add_argument("--steps", type=int, default=40, help="timed steps")
     p.add_argument("--warmup-steps", type=int, default=5, help="untimed steps (compile)")
     p.add_argument("--repeats", type=int, default=2)

@@ -28,7 +28,12 @@ from codescale.train.launch import EXIT_RESUBMIT, parse_end_time, resolve_ranks
 from codescale.train.module import grad_accum_steps
 
 EXTRA = ("--lr", "0.02", "--log-every", "4")
-TOL = 1e-2  # TEMP
+# Max abs weight difference allowed between runs that compute the same update with another fp32
+# summation order, after 47 AdamW steps at lr 0.02 (Adam's normalisation amplifies rounding where
+# gradients are near 0). Measured here: 1 process with k=2 or k=4 micro-batches vs k=1: 2.4e-4 and
+# 8.0e-4; 2 ranks vs 1 process: 2.4e-4. A wrong gradient is far above it: a run on half the
+# batch per step (what a rank whose gradients are not all-reduced follows) differs by 0.53.
+TOL = 5e-3
 
 
 def _free_port() -> int:

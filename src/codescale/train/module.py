@@ -43,7 +43,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from codescale.errors import CodescaleError
-from codescale.model.llama import Transformer
+from codescale.model.llama import ModelConfig, Transformer
 from codescale.train.hparams import HParams, lr_at
 from codescale.train.sampler import MixtureSampler
 
@@ -271,3 +271,36 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     assert total is not None
     return total, full_norm(norm)
+
+
+def setup_training(
+    fabric: Any,
+    model_cfg: dict[str, Any],
+    hp: HParams,
+    compile: bool = False,
+    activation_checkpointing: bool = False,
+    sharded: bool = False,
+) -> tuple[Any, Any, Transformer, nn.Module, torch.optim.Optimizer]:
+    """Model and AdamW set up by Fabric exactly as `codescale train` runs them.
+
+    Call after fabric.launch() and seeding (every rank builds the same initial weights). Returns
+    (model, optimizer): the Fabric-wrapped LossModule and optimizer that train_step takes;
+    (net, module, raw_optimizer): the Transformer, the LossModule (sharded in place under FSDP)
+    and the torch AdamW, which checkpoints and the final weights are read from.
+    """
+    net = Transformer(ModelConfig(**model_cfg))
+    if activation_checkpointing:
+        apply_activation_checkpointing(net)
+    module: nn.Module = LossModule(net)
+    if compile and not sharded:  # FSDP compiles per block (parallelize_fsdp)
+        module = torch.compile(module)
+    model = fabric.setup_module(module)
+    raw_module = model.module
+    raw_opt = torch.optim.AdamW(
+        param_groups(net, hp.weight_decay),
+        lr=hp.lr,
+        betas=(hp.beta1, hp.beta2),
+        eps=hp.eps,
+        fused=fabric.device.type == "cuda",
+    )
+    return model, fabric.setup_optimizers(raw_opt), net, raw_module, raw_opt

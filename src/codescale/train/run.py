@@ -70,12 +70,10 @@ from codescale.train.launch import (
 from codescale.train.mixture import load_plan, parse_count
 from codescale.train.module import (
     LossLog,
-    LossModule,
     StepBatches,
-    apply_activation_checkpointing,
     grad_accum_steps,
     parallelize_fsdp,
-    param_groups,
+    setup_training,
     train_step,
 )
 from codescale.train.sampler import MixtureSampler
@@ -348,23 +346,14 @@ def _run(args: argparse.Namespace) -> None:
 
     # the same seed on every rank: identical initial weights whatever the world size
     L.seed_everything(int(plan["seed"]), workers=True, verbose=False)
-    net = Transformer(ModelConfig(**model_cfg))
-    if args.activation_checkpointing:
-        apply_activation_checkpointing(net)
-    module: torch.nn.Module = LossModule(net)
-    if args.compile and strategy != "fsdp":  # fsdp compiles per block (parallelize_fsdp)
-        module = torch.compile(module)
-    model = fabric.setup_module(module)
-    raw_module = model.module  # LossModule (FSDP2-sharded in place for fsdp)
-    fused = fabric.device.type == "cuda"
-    raw_opt = torch.optim.AdamW(
-        param_groups(net, hp.weight_decay),
-        lr=hp.lr,
-        betas=(hp.beta1, hp.beta2),
-        eps=hp.eps,
-        fused=fused,
+    model, optimizer, net, raw_module, raw_opt = setup_training(
+        fabric,
+        model_cfg,
+        hp,
+        compile=args.compile,
+        activation_checkpointing=args.activation_checkpointing,
+        sharded=strategy == "fsdp",
     )
-    optimizer = fabric.setup_optimizers(raw_opt)
     losses = LossLog(hp)
     extra: dict[str, Any] = {"train_time_s": 0.0, "stops": [], "segments": 0}
     start = 0
