@@ -107,3 +107,42 @@ def test_stats_count_every_reason_and_fallbacks():
     assert d["passed_filters"]["files"] == 2
     assert d["fallback_decoded"]["files"] == 1
     assert set(REASONS) <= set(d)
+
+
+def test_utf16_and_utf32_with_a_bom_are_decoded_not_binary():
+    text = "def caf\u00e9():\n    return '\u00fcber'\n"
+    for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        raw = text.encode(codec)
+        if not codec.endswith(("16", "32")):  # the bare codecs write their own BOM
+            raw = "\ufeff".encode(codec) + raw
+        verdict = check("m.py", raw, CFG)
+        assert (verdict.reason, verdict.text, verdict.fallback) == (None, text, False), codec
+        assert verdict.bom == codec[:6]
+    # without a BOM, UTF-16 stays binary (NUL high bytes): guessing would mislabel real binaries
+    assert reason("m.py", text.encode("utf-16-le")) == "binary"
+    # a BOM does not launder NULs or broken UTF-16
+    assert reason("m.py", "\ufeffa\x00b".encode("utf-16-le")) == "binary"
+    assert reason("m.py", b"\xff\xfe" + b"a\x00\x00\xd8") == "undecodable"  # lone surrogate
+
+
+def test_bom_decoded_files_are_counted():
+    stats = FilterStats()
+    raw = "\ufeff".encode("utf-16-le") + CODE.decode().encode("utf-16-le")
+    stats.record(check("m.py", raw, CFG), len(raw))
+    assert stats.to_dict()["bom_decoded"] == {"files": 1, "bytes": len(raw)}
+
+
+def test_text_with_surrogates_goes_back_to_bytes_or_is_undecodable():
+    # a jsonl shard read with surrogateescape: the Latin-1 byte 0xE9 as '\udce9'
+    escaped = b"# caf\xe9\nx = 1\n".decode("utf-8", "surrogateescape")
+    verdict = check("m.py", escaped, CFG)
+    assert verdict.reason is None and verdict.text == "# caf\u00e9\nx = 1\n" and verdict.fallback
+    assert reason("m.py", escaped, FilterConfig(fallback_encoding=None)) == "undecodable"
+    assert reason("m.py", "x = '\ud800'\n") == "undecodable"  # a JSON \ud800 escape
+
+
+def test_reasons_are_the_documented_buckets_in_order():
+    assert REASONS == (
+        "duplicate_id", "symlink", "unreadable", "empty", "too_large", "binary", "undecodable",
+        "minified_or_generated",
+    )  # fmt: skip

@@ -32,7 +32,7 @@ from typing import Any
 
 from codescale import LANGUAGES
 from codescale.data import readers, registry
-from codescale.data.filters import FilterConfig, FilterStats, check
+from codescale.data.filters import FilterConfig, FilterStats, Verdict, check
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path, write_json
 
@@ -103,28 +103,67 @@ class BuildResult:
     kept_by_origin: dict[str, dict[str, dict[str, int]]]
 
 
+# Reasons and odd names whose files the log names (a few per language: a safe repr each).
+NAMED_IN_LOG = ("duplicate_id", "unreadable")
+LOG_EXAMPLES = 5
+
+
 def build(
     candidates: Iterable[readers.Candidate],
     languages: list[str],
     cfg: FilterConfig,
     cap: int | None,
 ) -> BuildResult:
-    """Filter every candidate, count why files go, keep a capped deterministic sample per lang."""
+    """Filter every candidate, count why files go, keep a capped deterministic sample per lang.
+
+    Every candidate of a wanted language is counted under exactly one reason or as passed
+    (codescale.data.filters). A file on disk (data None) is read only after its stat size passed
+    `max_file_bytes`, so memory holds at most one file of that size at a time besides the kept
+    sample."""
     stats = {lang: FilterStats() for lang in languages}
     selectors = {lang: CapSelector(cap) for lang in languages}
-    seen_ids: set[str] = set()
+    seen_ids: dict[str, set[str]] = {lang: set() for lang in languages}
+    named: dict[tuple[str, str], int] = defaultdict(int)
+
+    def note(lang: str, what: str, message: str) -> None:
+        named[lang, what] += 1
+        if named[lang, what] <= LOG_EXAMPLES:
+            log.warning("%s: %s", lang, message)
+
     for c in candidates:
         if c.lang not in stats:
             continue
-        if c.doc_id in seen_ids:
-            raise CodescaleError(f"duplicate doc_id {c.doc_id!r} in {c.origin}: ids must be unique")
-        seen_ids.add(c.doc_id)
-        verdict = check(c.path, c.data, cfg)
-        stats[c.lang].record(verdict, c.raw_size)
+        st = stats[c.lang]
+        if c.odd_name:
+            st.non_utf8_names.add(c.raw_size)
+            note(c.lang, "non_utf8_name", f"file name is not UTF-8, read as {c.path!r}")
+        if c.doc_id in seen_ids[c.lang]:
+            st.record(Verdict("duplicate_id"), c.raw_size)
+            note(c.lang, "duplicate_id", f"doc_id {c.doc_id!r} seen before; skipped {c.origin!r}")
+            continue
+        seen_ids[c.lang].add(c.doc_id)
+        raw, raw_size, reason = c.data, c.raw_size, c.reason
+        if reason is None and raw is None:
+            if raw_size == 0:
+                reason = "empty"  # by stat: nothing to read
+            elif raw_size > cfg.max_file_bytes:
+                reason = "too_large"  # by stat: never read
+            else:
+                assert c.file is not None
+                raw, reason, raw_size = readers.read_file(c.file, cfg.max_file_bytes)
+                raw_size = raw_size or c.raw_size
+        if reason is not None:
+            st.record(Verdict(reason), raw_size)
+            if reason in NAMED_IN_LOG and reason != "duplicate_id":
+                note(c.lang, reason, f"{reason} file {c.path!r} in {c.origin!r}")
+            continue
+        assert raw is not None
+        verdict = check(c.path, raw, cfg)
+        st.record(verdict, raw_size)
         if verdict.reason is not None:
             continue
         assert verdict.text is not None
-        data = verdict.text.encode("utf-8", errors="surrogatepass")
+        data = verdict.text.encode("utf-8")
         doc = Doc(
             doc_id=c.doc_id,
             lang=c.lang,
@@ -136,9 +175,13 @@ def build(
             source=c.source,
             origin=c.origin,
             fallback=verdict.fallback,
-            raw_bytes=c.raw_size,
+            raw_bytes=raw_size,
         )
         selectors[c.lang].offer(readers.selection_key(c.doc_id), doc)
+    for (lang, what), n in sorted(named.items()):
+        if n > LOG_EXAMPLES:
+            log.warning("%s: %d files in all: %s (only the first %d named)", lang, n, what,
+                        LOG_EXAMPLES)  # fmt: skip
 
     docs = {lang: selectors[lang].docs() for lang in languages}
     kept_by_origin: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
@@ -262,7 +305,7 @@ def run(args: argparse.Namespace) -> None:
     if args.source == "registry" and args.paths:
         raise CodescaleError("--paths is for --source directory/shards, not registry")
     if args.source != "shards" and args.column:
-        raise CodescaleError("--column only applies to --source shards")
+        raise CodescaleError("corpus.columns (--column) only applies to source 'shards'")
     ext_extra, value_map = readers.parse_language_map(args.language_map)
     ext_map = {**readers.EXTENSION_LANGUAGE, **ext_extra}
     columns = readers.parse_columns(args.column)
@@ -284,21 +327,31 @@ def run(args: argparse.Namespace) -> None:
         result = build(registry.registry_candidates(specs, downloads), languages, cfg, cap)
         manifest["downloads"] = registry.manifest_entries(specs, downloads, result.kept_by_origin)
     else:
+        unlisted: list[str] = []
         if args.source == "directory":
             if value_map:
-                raise CodescaleError("--language-map for directories takes .ext=lang items only")
-            cands = readers.read_directories(args.paths, languages, ext_map)
+                raise CodescaleError(
+                    "corpus.language_map: source 'directory' takes '.ext: lang' items only (the "
+                    f"language comes from the file extension); got {sorted(value_map)}"
+                )
+            inputs = readers.expand_paths(args.paths)
+            cands = readers.read_directories(args.paths, languages, ext_map, unlisted)
         else:
             settings["columns"] = columns
+            inputs = readers.shard_files(args.paths)
             cands = readers.read_shards(args.paths, languages, columns, value_map, ext_map)
         settings["language_map"] = list(args.language_map)
         result = build(cands, languages, cfg, cap)
-        inputs = readers.shard_files(args.paths) if args.source == "shards" else args.paths
         kept = result.kept_by_origin
         manifest["inputs"] = [
-            {"path": str(p), "kind": args.source, "kept": kept.get(str(Path(p)), {})}
+            {"path": readers.shown(p), "kind": args.source, "kept": kept.get(readers.shown(p), {})}
             for p in inputs
         ]
+        if unlisted:
+            # their files could not even be counted: named here and in the log
+            manifest["unlisted_folders"] = unlisted
+            for folder in unlisted:
+                log.warning("cannot list folder %s: its files are not in the corpus", folder)
 
     out: Path = args.out_dir
     for lang in languages:

@@ -2,15 +2,28 @@
 
 Why counted: a scaling-law study is only comparable across languages if we know what each language
 lost before training. Every candidate file ends in exactly one bucket: one of `REASONS`, or it
-passes (and is later kept or left out by the per-language byte cap). The checks are ordered from
-cheapest to most expensive, and the first that fires names the reason:
+passes (and is later kept or left out by the per-language byte cap), so in stats.json
+`seen = sum(REASONS) + passed_filters` and `passed_filters = kept + over_cap`. The checks are
+ordered from cheapest to most expensive, and the first that fires names the reason. The first
+three come from the readers and the corpus stage (codescale.data.readers, corpus.build), before
+any byte is read:
 
-1. empty        zero bytes, or only whitespace after decoding
-2. too_large    more raw bytes than `max_file_bytes`
-3. binary       contains a NUL byte (no source text in our seven languages does)
-4. undecodable  neither UTF-8 nor the fallback encoding decodes it (latin-1 decodes everything,
-                so with the default this only fires for e.g. `--fallback-encoding cp1252`/`none`)
-5. minified_or_generated
+1. duplicate_id its doc_id was already seen in this language (an id column that repeats: The
+                Stack's blob_id/hexsha is a content hash, so the same file in two repositories;
+                the first one read is kept)
+2. symlink      a symbolic link (never followed: see codescale.data.readers)
+3. unreadable   cannot be opened or read (permission, vanished, I/O error) or no regular file
+                (FIFO, socket, device)
+4. empty        zero bytes, or only whitespace after decoding
+5. too_large    more raw bytes than `max_file_bytes` (files on disk: by their stat size, before
+                they are read)
+6. binary       contains a NUL byte (no source text in our seven languages does); a file that
+                starts with a UTF-16/UTF-32 byte-order mark is decoded first, so its NUL high
+                bytes do not count (counted in `bom_decoded`)
+7. undecodable  neither UTF-8 (nor its BOM's encoding) nor the fallback encoding decodes it
+                (latin-1 decodes everything, so with the default this only fires for e.g.
+                `--fallback-encoding cp1252`/`none`, or for text with lone surrogates)
+8. minified_or_generated
                 a minified or declaration file by name (.min.js, .d.ts), a generated-code marker in
                 the first `marker_lines` lines ("auto-generated", "DO NOT EDIT", "@generated", ...),
                 a line longer than `max_line_length`, a mean line length above
@@ -18,7 +31,8 @@ cheapest to most expensive, and the first that fires names the reason:
                 (the last three are the BigCode/StarCoder thresholds: 1000, 100, 0.25)
 
 Files decoded with the fallback encoding are kept (their content re-encoded as UTF-8) and counted
-separately, so a corpus that is mostly mis-encoded shows up in stats.json.
+separately, so a corpus that is mostly mis-encoded shows up in stats.json; so are files decoded by
+a UTF-16/32 BOM and files whose name is not UTF-8 (read, their name shown with \\xNN escapes).
 """
 
 from __future__ import annotations
@@ -27,7 +41,25 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-REASONS: tuple[str, ...] = ("empty", "too_large", "binary", "undecodable", "minified_or_generated")
+REASONS: tuple[str, ...] = (
+    "duplicate_id",
+    "symlink",
+    "unreadable",
+    "empty",
+    "too_large",
+    "binary",
+    "undecodable",
+    "minified_or_generated",
+)
+
+# Byte-order marks of UTF-16/32 (UTF-32-LE's starts with UTF-16-LE's, so it is tried first); the
+# codec strips the mark. UTF-8's BOM is handled by utf-8-sig in `decode`.
+BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 # Name suffixes of files that are build products or type declarations, not hand-written code.
 GENERATED_SUFFIXES: tuple[str, ...] = (
@@ -76,6 +108,7 @@ class Verdict:
     reason: str | None
     text: str | None = None
     fallback: bool = False
+    bom: str | None = None  # utf-16 / utf-32 when a byte-order mark chose the encoding
 
 
 _MARKER_RE = re.compile("|".join(re.escape(m) for m in GENERATED_MARKERS), re.IGNORECASE)
@@ -98,6 +131,14 @@ def decode(raw: bytes, fallback_encoding: str | None) -> tuple[str | None, bool]
         return None, False
 
 
+def bom_encoding(raw: bytes) -> str | None:
+    """The codec a UTF-16/UTF-32 byte-order mark at the start of `raw` names, else None."""
+    for mark, codec in BOMS:
+        if raw.startswith(mark):
+            return codec
+    return None
+
+
 def is_minified_or_generated(path: str, text: str, cfg: FilterConfig) -> bool:
     """True for build products and machine-written code (see the module docstring)."""
     if path.lower().endswith(GENERATED_SUFFIXES):
@@ -118,17 +159,34 @@ def is_minified_or_generated(path: str, text: str, cfg: FilterConfig) -> bool:
 
 
 def check(path: str, raw: bytes | str, cfg: FilterConfig) -> Verdict:
-    """Apply every filter to one file (raw bytes, or text already decoded by a shard reader)."""
+    """Apply every filter to one file (raw bytes, or text already decoded by a shard reader).
+
+    Text with surrogates (a jsonl shard read with surrogateescape) goes back to its bytes and is
+    decoded like a file; text that cannot (lone surrogates from JSON escapes) is undecodable."""
+    text: str | None = None
     if isinstance(raw, str):
-        text: str | None = raw
-        data = raw.encode("utf-8", errors="surrogatepass")
+        try:
+            data, text = raw.encode("utf-8"), raw
+        except UnicodeEncodeError:
+            try:
+                data = raw.encode("utf-8", errors="surrogateescape")
+            except UnicodeEncodeError:
+                return Verdict("undecodable")
     else:
-        text, data = None, raw
+        data = raw
     if not data:
         return Verdict("empty")
     if len(data) > cfg.max_file_bytes:
         return Verdict("too_large")
-    if b"\x00" in data:
+    bom = bom_encoding(data) if text is None else None
+    if bom is not None:
+        try:
+            text = data.decode(bom)
+        except UnicodeDecodeError:
+            return Verdict("undecodable")
+        if "\x00" in text:
+            return Verdict("binary")
+    elif b"\x00" in data:
         return Verdict("binary")
     fallback = False
     if text is None:
@@ -136,10 +194,10 @@ def check(path: str, raw: bytes | str, cfg: FilterConfig) -> Verdict:
         if text is None:
             return Verdict("undecodable")
     if not text.strip():
-        return Verdict("empty")
+        return Verdict("empty", bom=bom)
     if is_minified_or_generated(path, text, cfg):
-        return Verdict("minified_or_generated", fallback=fallback)
-    return Verdict(None, text, fallback)
+        return Verdict("minified_or_generated", fallback=fallback, bom=bom)
+    return Verdict(None, text, fallback, bom)
 
 
 @dataclass
@@ -163,11 +221,15 @@ class FilterStats:
     kept_raw_bytes: int = 0
     fallback_decoded: Counter = field(default_factory=Counter)
     fallback_kept: int = 0
+    bom_decoded: Counter = field(default_factory=Counter)
+    non_utf8_names: Counter = field(default_factory=Counter)
 
     def record(self, verdict: Verdict, n_raw_bytes: int) -> None:
         self.seen.add(n_raw_bytes)
         if verdict.fallback:
             self.fallback_decoded.add(n_raw_bytes)
+        if verdict.bom:
+            self.bom_decoded.add(n_raw_bytes)
         if verdict.reason is None:
             self.passed.add(n_raw_bytes)
         else:
@@ -184,4 +246,7 @@ class FilterStats:
         }
         out["kept"] = asdict(self.kept)
         out["fallback_decoded"] = {**asdict(self.fallback_decoded), "kept": self.fallback_kept}
+        # informational, not reasons: decoded by a UTF-16/32 BOM; names that are not UTF-8
+        out["bom_decoded"] = asdict(self.bom_decoded)
+        out["non_utf8_names"] = asdict(self.non_utf8_names)
         return out
