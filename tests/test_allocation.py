@@ -1,4 +1,5 @@
-"""The allocation optimiser: on the simplex, within the repetition caps, better than uniform."""
+"""The allocation optimiser: on the simplex, within the repetition caps and the trust region,
+better than uniform under the law; advice only when the law's draws and held-out check agree."""
 
 from __future__ import annotations
 
@@ -28,18 +29,31 @@ def test_projection_lands_on_the_capped_simplex():
         p = allocation.project_capped_simplex(v, upper)
         assert p.sum() == pytest.approx(1.0, abs=1e-12)
         assert np.all(p >= 0) and np.all(p <= upper + 1e-12)
+    # exact: the nearest point (checked against a brute-force bisection on mu)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        v, lower = rng.normal(size=4), np.full(4, 0.05)
+        up = np.array([0.6, 0.3, 1.0, 0.2])
+        p = allocation.project_capped_simplex(v, up, lower)
+        lo, hi = -10.0, 10.0
+        for _ in range(200):
+            mu = (lo + hi) / 2
+            lo, hi = (mu, hi) if np.clip(v - mu, lower, up).sum() > 1 else (lo, mu)
+        np.testing.assert_allclose(p, np.clip(v - lo, lower, up), atol=1e-9)
+    batch = allocation.project_capped_simplex(np.array([[3.0, -1.0, 0.2], [0.0, 0.0, 0.0]]), upper)
+    assert batch.shape == (2, 3) and np.allclose(batch.sum(axis=1), 1.0)
 
 
 def test_optimum_on_simplex_respects_caps_and_beats_uniform():
     available = {"python": 5e6, "java": 1e8, "go": 1e8}  # python capped at 4 * 5e6 / 1e8 = 0.2
     out = allocation.allocate(N, D, LANGS, PARAMS, available, cap=4.0)
-    p = np.array([out["proportions"][k] for k in LANGS])
+    p = np.array([out["law_optimum"][k] for k in LANGS])
     assert p.sum() == pytest.approx(1.0, abs=1e-9)
     assert np.all(p >= 0)
     assert out["caps"]["python"] == pytest.approx(0.2)
     assert p[0] <= 0.2 + 1e-12
     assert p[0] == pytest.approx(0.2, abs=1e-6)  # python wants more than its cap
-    assert out["tokens"]["python"] <= 4.0 * available["python"] * (1 + 1e-9)
+    assert out["tokens"]["python"] <= 4.0 * available["python"] * (1 + 1e-9)  # the advice too
     assert out["uniform_feasible"] is False
     assert out["predicted_loss"]["optimised"] <= out["predicted_loss"]["natural"] + 1e-12
 
@@ -47,7 +61,7 @@ def test_optimum_on_simplex_respects_caps_and_beats_uniform():
 def test_uncapped_optimum_beats_uniform_and_favours_the_data_hungry_language():
     available = dict.fromkeys(LANGS, 1e9)
     out = allocation.allocate(N, D, LANGS, PARAMS, available, cap=4.0)
-    p = out["proportions"]
+    p = out["law_optimum"]
     assert sum(p.values()) == pytest.approx(1.0, abs=1e-9)
     assert p["python"] > 1 / 3 > p["go"]
     assert out["predicted_gain_vs_uniform"] > 1e-3
@@ -56,27 +70,84 @@ def test_uncapped_optimum_beats_uniform_and_favours_the_data_hungry_language():
     )
     # the optimum is a true local minimum: small feasible moves do not improve it
     law = {k: np.array([PARAMS[g][k] for g in LANGS]) for k in allocation.PARAMS}
-    best = np.mean(allocation.language_losses(np.array(list(p.values())), N, D, **law,
-                                              gamma=0.0, tau=np.zeros((3, 3))))  # fmt: skip
+    best = np.mean(allocation.language_losses(np.array(list(p.values())), N, D, **law))
     assert best == pytest.approx(out["predicted_loss"]["optimised"])
+    floor = allocation.DEFAULT_MIN_SHARE_FACTOR / 3
     for i in range(3):
         for j in range(3):
-            if i != j:
-                q = np.array(list(p.values()))
+            q = np.array(list(p.values()))
+            if i != j and q[j] - 1e-3 >= floor:
                 q[i] += 1e-3
                 q[j] -= 1e-3
-                worse = np.mean(allocation.language_losses(q, N, D, **law, gamma=0.0,
-                                                           tau=np.zeros((3, 3))))  # fmt: skip
+                worse = np.mean(allocation.language_losses(q, N, D, **law))
                 assert worse >= best - 1e-12
 
 
-def test_synergy_boost_shifts_data_towards_helpful_pairs():
+def test_trust_region_keeps_every_language_at_half_its_uniform_share():
+    # go gains nothing from data: unconstrained, its share would go to 0
+    params = {**PARAMS, "go": {**PARAMS["go"], "B": 1e-6}}
+    out = allocation.allocate(N, D, LANGS, params, dict.fromkeys(LANGS, 1e9))
+    assert out["law_optimum"]["go"] == pytest.approx(0.5 / 3, abs=1e-9)
+    assert out["min_shares"]["go"] == pytest.approx(0.5 / 3)
+    free = allocation.allocate(N, D, LANGS, params, dict.fromkeys(LANGS, 1e9), min_share_factor=0)
+    assert free["law_optimum"]["go"] < 1e-3
+
+
+def test_transfer_shifts_data_towards_the_sources_that_help():
     available = dict.fromkeys(LANGS, 1e9)
-    tau = np.array([[0.0, 0.3, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # one token of python is worth 0.8 tokens of java (row: target java, column: source python)
+    tau = [[1.0, 0.0, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 1.0]]
     plain = allocation.allocate(N, D, LANGS, PARAMS, available)
-    boosted = allocation.allocate(N, D, LANGS, PARAMS, available, gamma=2.0, tau=tau)
+    boosted = allocation.allocate(N, D, LANGS, PARAMS, available, tau=tau)
     assert boosted["predicted_loss"]["optimised"] < plain["predicted_loss"]["optimised"]
-    assert boosted["proportions"]["go"] < plain["proportions"]["go"]
+    # java now learns from python's tokens: its own share drops to the trust region's floor
+    assert plain["law_optimum"]["java"] > 0.19
+    assert boosted["law_optimum"]["java"] == pytest.approx(0.5 / 3)
+    assert boosted["law_optimum"]["python"] > plain["law_optimum"]["python"]
+
+
+def law_draws(scale: float, n: int = 40, seed: int = 0):
+    """Bootstrap-like draws of the law: B multiplied by exp(scale * normal) per language."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n):
+        params = {k: {**v, "B": v["B"] * float(np.exp(scale * rng.normal()))}
+                  for k, v in PARAMS.items()}  # fmt: skip
+        draws.append((params, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+    return draws
+
+
+def test_advice_follows_the_law_only_when_draws_and_held_out_check_agree():
+    available = dict.fromkeys(LANGS, 1e9)
+    good = {"rel_error_mean": 1e-4, "n": 1}
+    sure = allocation.allocate(N, D, LANGS, PARAMS, available, samples=law_draws(0.01),
+                               heldout=good)  # fmt: skip
+    adv = sure["advice"]
+    assert adv["status"] == "optimised", adv["reason"]
+    assert sure["proportions"] == sure["law_optimum"]
+    assert 0 < adv["gain_ci"][0] < adv["gain_ci"][1] and adv["n_draws"] == 40
+    lo, hi = adv["proportions_ci"]["python"]
+    assert lo <= sure["law_optimum"]["python"] <= hi
+    # the draws disagree wildly: the gain interval contains 0 -> keep uniform, say why
+    unsure = allocation.allocate(N, D, LANGS, PARAMS, available, samples=law_draws(3.0),
+                                 heldout=good)  # fmt: skip
+    assert unsure["advice"]["status"] == "uniform"
+    assert "not positive in 95% of the bootstrap draws" in unsure["advice"]["reason"]
+    assert unsure["proportions"] == unsure["uniform"]
+    # the law failed its held-out check
+    bad = allocation.allocate(N, D, LANGS, PARAMS, available, samples=law_draws(0.01),
+                              heldout={"rel_error_mean": 0.3, "n": 1})  # fmt: skip
+    assert bad["advice"]["status"] == "uniform"
+    assert "failed its held-out check: mean relative error 0.3" in bad["advice"]["reason"]
+    # no draws at all: no interval, no advice
+    none = allocation.allocate(N, D, LANGS, PARAMS, available, heldout=good)
+    assert "no bootstrap draws" in none["advice"]["reason"]
+    # caps forbid uniform: the reference is the feasible mixture nearest to uniform
+    capped = allocation.allocate(N, D, LANGS, PARAMS, {**available, "python": 5e6},
+                                 heldout=good)  # fmt: skip
+    assert capped["advice"]["status"] == "uniform_capped"
+    assert capped["proportions"]["python"] == pytest.approx(0.2)
+    assert capped["proportions"]["java"] == pytest.approx(0.4)
 
 
 def test_infeasible_caps_are_a_clear_error():
@@ -101,8 +172,12 @@ def test_allocate_cli(tmp_path):
     assert doc["languages"] == LANGS  # canonical order
     assert sum(doc["proportions"].values()) == pytest.approx(1.0)
     assert doc["proportions"]["python"] <= doc["caps"]["python"] + 1e-12
-    assert doc["gamma"] == 0.0 and "too few runs" in doc["synergy_source"]
-    for key in ("uniform", "natural", "predicted_loss", "predicted_gain_vs_uniform", "tokens"):
+    assert "too few runs" in doc["law_source"] and doc["tau"] is not None
+    # per-language laws only: no draws, no held-out check -> the reference, with the reasons
+    assert doc["advice"]["status"] == "uniform_capped"
+    assert "no bootstrap draws" in doc["advice"]["reason"]
+    for key in ("uniform", "natural", "predicted_loss", "predicted_gain_vs_uniform", "tokens",
+                "law_optimum", "advice"):  # fmt: skip
         assert key in doc
     bad = [*argv[:-2], "--available", "python", "--out", str(out)]
     assert main(bad) == 2

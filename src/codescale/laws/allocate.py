@@ -2,22 +2,32 @@
 
     codescale allocate --fits-dir results/fits (--size-N 1.5e9 | --size 1.5B) --tokens 4e11 \
         --available python=9e10 java=results/tokens/java/train.json ... \
-        [--repetition-cap 4.0] [--seed 0] [--vocab-size V] --out results/fits/allocation.json
+        [--repetition-cap 4.0] [--heldout-tolerance 0.05] [--seed 0] [--vocab-size V] \
+        --out results/fits/allocation.json
 
 --size names a preset of codescale.model.presets (N = its non-embedding parameters); --available
 takes LANG=TOKENS or LANG=PATH of a token shard's .json (its n_tokens is the available data).
---vocab-size is accepted for the workflow's sake and unused (N excludes embeddings).
+--vocab-size is accepted for the workflow's sake and unused (N excludes embeddings). --seed is
+accepted and unused (the optimiser is deterministic; the bootstrap draws come from the fit).
 
-Reads per_language.json (the per-language laws, required for every --available language) and
-mixture_law.json (gamma and tau; if absent or an {"error"} entry, gamma = 0: no synergy). Writes:
+The law optimised is mixture_law.json's (per-language laws + transfer matrix, with its bootstrap
+draws and held-out check). When mixture_law.json is absent or an {"error"} entry, the per-language
+laws of per_language.json are used without transfer and without draws: the advice then keeps the
+reference mixture and says why. Writes:
 
-    {"languages", "N", "D", "proportions": {lang: p}, "tokens": {lang: t},
+    {"languages", "N", "D",
+     "proportions": {lang: p},           # the ADVICE: what the optimised training run uses
+     "tokens": {lang: p * D},
+     "law_optimum": {lang: p},           # the fitted law's optimum, advised or not
      "uniform": {lang: p}, "natural": {lang: p},
-     "predicted_loss": {"optimised", "uniform", "natural"},
-     "per_language_loss": {"optimised"|"uniform"|"natural": {lang: loss}},
-     "predicted_gain_vs_uniform", "predicted_gain_vs_natural",   # > 0: optimised is better
+     "advice": {"status": "optimised" | "uniform" | "uniform_capped", "reason": str,
+                "reference", "gain", "gain_ci": [lo, hi], "gain_lower_5",
+                "proportions_ci": {lang: [lo, hi]}, "n_draws", "heldout_tolerance"},
+     "predicted_loss": {"optimised", "uniform", "natural", "advised"},   # nats/token, mean
+     "per_language_loss": {"optimised"|"uniform"|"natural"|"advised": {lang: loss}},
+     "predicted_gain_vs_uniform", "predicted_gain_vs_natural",   # of the law optimum (> 0 better)
      "caps": {lang: max_p}, "uniform_feasible", "repetition_cap", "available": {lang: tokens},
-     "gamma", "tau": LxL, "synergy_source": str}
+     "tau": LxL, "law_source": str, "heldout_check": {...} or null}
 """
 
 from __future__ import annotations
@@ -26,12 +36,10 @@ import argparse
 import math
 from pathlib import Path
 
-import numpy as np
-
 from codescale import LANGUAGES
 from codescale.errors import CodescaleError
 from codescale.io import read_json, write_json
-from codescale.laws.allocation import allocate
+from codescale.laws.allocation import DEFAULT_HELDOUT_TOLERANCE, allocate
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +62,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=4.0,
         help="max epochs over a language's available data (default 4.0)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    parser.add_argument(
+        "--heldout-tolerance",
+        type=float,
+        default=DEFAULT_HELDOUT_TOLERANCE,
+        help="largest mean relative error of the law's held-out mixtures for which the law's "
+        f"optimum is advised (default {DEFAULT_HELDOUT_TOLERANCE})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="accepted, unused (deterministic)")
     parser.add_argument("--vocab-size", type=int, help="accepted and unused (N is non-embedding)")
     parser.add_argument("--out", required=True, help="output JSON path")
 
@@ -101,43 +116,66 @@ def model_size(args: argparse.Namespace) -> float:
     return float(n_params(args.size))
 
 
-def synergy_terms(fits_dir: Path, languages: list[str]) -> tuple[float, np.ndarray, str]:
-    """gamma and tau (restricted to `languages`) from mixture_law.json, or no synergy."""
-    path = fits_dir / "mixture_law.json"
-    L = len(languages)
-    if not path.is_file():
-        return 0.0, np.zeros((L, L)), f"none ({path} not found)"
-    doc = read_json(path)
-    if "error" in doc:
-        return 0.0, np.zeros((L, L)), f"none (mixture law not fitted: {doc['error']})"
-    pos = {lang: i for i, lang in enumerate(doc["languages"])}
-    tau = np.zeros((L, L))
-    for a, la in enumerate(languages):
-        for b, lb in enumerate(languages):
-            if la in pos and lb in pos:
-                tau[a, b] = doc["tau"][pos[la]][pos[lb]]
-    return float(doc["params"]["gamma"]), tau, str(path)
+def load_law(fits_dir: Path, languages: list[str]) -> dict:
+    """The law to optimise for `languages`: params, tau, draws, held-out check and its source."""
+    mix_path = fits_dir / "mixture_law.json"
+    reason = f"{mix_path} not found"
+    if mix_path.is_file():
+        doc = read_json(mix_path)
+        if "error" in doc:
+            reason = f"mixture law not fitted: {doc['error']}"
+        else:
+            missing = [k for k in languages if k not in doc.get("languages", [])]
+            if not missing:
+                from codescale.laws.mixture_law import TransferLaw
 
-
-def run(args: argparse.Namespace) -> None:
-    fits_dir = Path(args.fits_dir)
+                law = TransferLaw.from_json(doc)
+                pos = [law.languages.index(k) for k in languages]
+                sub = lambda t: [[t[i][j] for j in pos] for i in pos]  # noqa: E731
+                samples = []
+                for b in range(law.n_bootstrap):
+                    params, tau = law.sample(b)
+                    samples.append(({k: params[k] for k in languages}, sub(tau)))
+                return {
+                    "params": {k: law.params[k] for k in languages},
+                    "tau": sub(law.tau),
+                    "samples": samples,
+                    "heldout": doc.get("heldout_check"),
+                    "source": str(mix_path),
+                }
+            reason = f"mixture law has no fit for {missing}"
     path = fits_dir / "per_language.json"
     if not path.is_file():
-        raise CodescaleError(f"per-language fits not found: {path}")
-    available = parse_available(args.available)
-    langs = list(available)
+        raise CodescaleError(f"per-language fits not found: {path} (and {reason})")
     entries = read_json(path).get("languages", {})
     params = {}
-    for lang in langs:
+    for lang in languages:
         entry = entries.get(lang)
         if entry is None or "params" not in entry:
             why = entry.get("error", "no entry") if isinstance(entry, dict) else "no entry"
             raise CodescaleError(f"{path}: no fitted law for {lang} ({why})")
         params[lang] = entry["params"]
-    gamma, tau, source = synergy_terms(fits_dir, langs)
+    return {
+        "params": params,
+        "tau": None,
+        "samples": None,
+        "heldout": {"error": f"no mixture law ({reason})"},
+        "source": f"{path}, no transfer ({reason})",
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    if not (args.heldout_tolerance > 0 and math.isfinite(args.heldout_tolerance)):
+        raise CodescaleError(
+            f"--heldout-tolerance must be a positive number, got {args.heldout_tolerance}"
+        )
+    available = parse_available(args.available)
+    langs = list(available)
+    law = load_law(Path(args.fits_dir), langs)
     out = allocate(
-        model_size(args), args.tokens, langs, params, available, args.repetition_cap, gamma, tau,
-        seed=args.seed,
+        model_size(args), args.tokens, langs, law["params"], available, args.repetition_cap,
+        law["tau"], law["samples"], law["heldout"], args.heldout_tolerance,
     )  # fmt: skip
-    out["synergy_source"] = source
+    out["law_source"] = law["source"]
+    out["heldout_check"] = law["heldout"]
     write_json(args.out, out)

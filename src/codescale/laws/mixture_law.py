@@ -1,324 +1,687 @@
-"""The proportion-dependent multilingual law (paper Eqs. 6-7).
+"""The proportion-dependent law with a fitted transfer matrix: ONE model, fitted, bootstrapped,
+checked out of sample and optimised by `codescale allocate` (paper Eqs. 6-7, written as we fit it).
 
-    L(N, D; p) = A * N^-alpha_N(p) + B * D_x^-alpha_D(p) + L_inf(p)
-    alpha_N(p) = sum_k p_k alpha_N^k,  alpha_D(p) = sum_k p_k alpha_D^k,
-    L_inf(p) = sum_k p_k L_inf^k
-    D_x = D * (1 + gamma * S(p)),      S(p) = sum_{i != j} p_i p_j tau_ij
-The per-language alpha_N^k, alpha_D^k, L_inf^k are the per-language fits' alpha, beta and E
-(per_language.json); only A, B and gamma are fitted, with the same machinery as the per-language law
-(Huber on log residuals, grid-screened multistart L-BFGS-B; A and B as log A, log B).
+The law actually fitted (the paper's Eqs. 6-7 are ambiguous: the exponent mixes with p, which is
+not unit-invariant, and tau is "derived from Table 1"; issue 15 points 1, 2 and 5):
 
-tau mapping (the paper says only "derived from Table 1"): tau_ij = relative_gain[i][j] of
-synergy.json, the relative loss reduction of target i when auxiliary j is added,
-(L(i+i) - L(i+j)) / L(i+i); missing cells and the diagonal are 0. S(p) only sees the symmetric part
-(tau_ij + tau_ji) / 2. gamma > 0 means synergy acts like extra data.
+    L_i(N, D, p) = E_i + A_i N^-alpha_i + B_i (D s_i(p))^-beta_i         nats/token on language i
+    s_i(p)      = p_i + sum_{j != i} tau_ij p_j                           (effective share of i)
 
-Loss the law predicts: for a run with mixture p, the mean over the languages in the mixture
-(p_k > 0) of that run's val_loss on language k (over those evaluated, when a table lacks some:
-each point records `evaluated` and `complete`). Points: every synergy and allocation run whose
-mixture uses only languages with a per-language fit. Validation: leave-one-run-out (refit without
-the run, predict it): mean |relative error| and Spearman rho between predictions and observations.
-When S(p) is 0 for every point (no synergy signal or only single-language runs) gamma cannot be
-identified: it is fixed at 0 and `gamma_fixed` says so.
+N: non-embedding parameters; D: training tokens of the run (all languages); p: the run's
+proportions over the fitted languages (sum 1). tau_ij: the transfer matrix, in tokens of language
+i per token of language j ("one token of j is worth tau_ij tokens of i"; 0: no transfer, < 0:
+interference). With p = e_i the law is language i's Chinchilla law L(N, D) (paper Eq. 1), so the
+mono study, the synergy pairs and the allocation runs are points of the same law. The mixture's
+loss, which the allocation minimises, is the plain mean over the allocated languages of L_i.
+`gamma` is reported as a summary only: the mean of the identified off-diagonal tau_ij.
+
+Fitting: the law separates by target language i (L_i depends on E_i, A_i, alpha_i, B_i, beta_i
+and row i of tau only), so each language is one block fitted on every run evaluated on i whose
+mixture contains i (mono runs of i, synergy pairs with i, allocation runs): Huber (delta 1e-3) on
+log residuals, Levenberg-Marquardt from the best grid starts (codescale.laws.engine), in the
+normalised parameterisation of codescale.laws.chinchilla (unit-invariant: the same data in other
+units give the same exponents and tau). tau_ij is fitted only for partners j that share a run
+with i; others are null ("not identifiable"). Uncertainty: a bootstrap over runs (the same
+multinomial run weights for every block, so the resampled laws are joint draws) with a multistart
+per resample (the full-data optimum plus the best grid starts). Leave-one-run-out over the
+multilingual runs (batched as zero weights) is the held-out check the allocation relies on.
+Check against Table 1: the law-implied synergy gain L_i(i+i) - L_i(i+j) at the synergy runs'
+(N, D) against the measured one (Spearman rho), reported, not used to fit.
 
 `codescale fit` writes results/fits/mixture_law.json:
 
-    {"law": str, "languages": [...],
-     "params": {"A", "B", "gamma", "alpha_N": {lang}, "alpha_D": {lang}, "L_inf": {lang}},
-     "gamma_fixed": bool, "converged": bool, "message": str, "nfev": int,
-     "n_points": int,
-     "r2_log": float or null,
-     "points": [{"run", "N", "D", "p": {lang: p}, "observed", "predicted", "evaluated": [lang],
-                 "complete": bool}],
-     "validation": {"method": "leave-one-run-out", "rel_error_mean", "spearman_rho", "n"}
-                   or {"error": str},
-     "tau": LxL, "tau_mapping": str, "loss_definition": str}
-  or {"error": str, "tau": LxL or null}
+    {"law", "units": {param: unit}, "languages": [...], "huber_delta", "bootstrap",
+     "params": {lang: {"E", "A", "alpha", "B", "beta"}}, "ci": {lang: {param: [lo, hi]}},
+     "tau": LxL (null: not identifiable; diagonal 1), "tau_ci": LxL of [lo, hi] or null,
+     "gamma": float or null, "gamma_ci": [lo, hi],
+     "converged": bool, "blocks": {lang: {"n_points", "converged", "at_bounds", "status",
+                                          "partners", "bootstrap_converged"}},
+     "n_points": int, "r2_log": float or null,
+     "points": [{"run", "N", "D", "p": {lang: p}, "observed", "predicted", "evaluated",
+                 "complete"}],                 # multilingual runs, mean over their languages
+     "validation": {"method": "leave-one-run-out", "rel_error_mean", "rel_error_max",
+                    "spearman_rho", "n", "runs": {run: rel_error}} or {"error"},
+     "heldout_check": {"method", "rel_error_mean", "n", "runs": {run: rel_error}} or {"error"},
+     "synergy_check": {"spearman_rho", "n", "N", "D"} or {"error"},
+     "samples": {lang: {"E": [...], ..., "tau": {partner: [...]}}}}   # bootstrap draws (joint)
+  or {"error": str}
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import lmfit
 import numpy as np
 
 from codescale.errors import CodescaleError
-from codescale.laws.fitting import (
-    DEFAULT_HUBER_DELTA,
-    FitOutcome,
-    fit_multistart,
-    grid_starts,
-    huber,
-    r_squared,
-    spearman_rho,
-)
+from codescale.laws import engine
+from codescale.laws.engine import ParamSpec
+from codescale.laws.fitting import DEFAULT_HUBER_DELTA, r_squared, spearman_rho
 
-LAW = "L(N, D; p) = A N^-alpha_N(p) + B D_x^-alpha_D(p) + L_inf(p), D_x = D (1 + gamma S(p))"
-TAU_MAPPING = "tau_ij = relative_gain[i][j] = (L(i+i) - L(i+j)) / L(i+i); missing and diagonal = 0"
+LAW = (
+    "L_i(N, D, p) = E_i + A_i N^-alpha_i + B_i (D s_i(p))^-beta_i, "
+    "s_i(p) = p_i + sum_{j != i} tau_ij p_j; mixture loss = mean_i L_i"
+)
+UNITS = {
+    "E": "nats/token",
+    "A": "nats/token x (non-embedding parameters)^alpha",
+    "alpha": "dimensionless",
+    "B": "nats/token x tokens^beta",
+    "beta": "dimensionless",
+    "tau": "tokens of language i per token of language j",
+    "gamma": "tokens/token (mean identified tau_ij, i != j)",
+    "N": "non-embedding parameters",
+    "D": "training tokens",
+}
+PARAMS = ("E", "A", "alpha", "B", "beta")
+S_FLOOR = 1e-4  # effective share floor: D s_i stays positive under interference
+TAU_BOUNDS = (-0.9, 4.0)
+EXP_BOUNDS = (0.005, 3.0)
+N_STARTS = 6
+BOOT_STARTS = 2  # per resample: the full-data optimum and the best grid point
+BOOT_ITER = 80  # resamples that are still crawling along a flat valley stop here, unconverged
 LOSS_DEFINITION = "mean over the languages with p_k > 0 of the run's val_loss on language k"
-GAMMA_LIMIT = 100.0
 
 
-def synergy_sum(P: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """S(p) = sum_{i != j} p_i p_j tau_ij for each row of P."""
-    P = np.atleast_2d(P)
-    off = tau - np.diag(np.diag(tau))
-    return np.einsum("ni,ij,nj->n", P, off, P)
+@dataclass
+class Block:
+    """The data of one target language: every run evaluated on it whose mixture contains it."""
 
+    lang: str
+    runs: list[str]
+    run_idx: np.ndarray  # (n,) index into the global run list
+    N: np.ndarray
+    D: np.ndarray
+    own: np.ndarray  # (n,) p_i
+    Q: np.ndarray  # (n, J) proportions of the partners
+    partners: list[str]
+    logL: np.ndarray  # (n,) the observed log losses
+    Y: np.ndarray | None = None  # (R, n) data sets fitted at once (synthetic studies); None: logL
+    N0: float = field(init=False)
+    D0: float = field(init=False)
 
-def mixture_loss(N, D, P, A, B, gamma, alpha_N, alpha_D, L_inf, tau) -> np.ndarray:
-    """Eqs. 6-7 for rows of proportions P (n, L) at sizes N and tokens D (broadcast)."""
-    P = np.atleast_2d(np.asarray(P, dtype=float))
-    aN, aD, Li = P @ np.asarray(alpha_N), P @ np.asarray(alpha_D), P @ np.asarray(L_inf)
-    Dx = np.asarray(D, dtype=float) * (1 + gamma * synergy_sum(P, np.asarray(tau, dtype=float)))
-    return A * np.asarray(N, dtype=float) ** (-aN) + B * Dx ** (-aD) + Li
+    def __post_init__(self) -> None:
+        self.N0 = float(np.exp(np.mean(np.log(self.N))))
+        self.D0 = float(np.exp(np.mean(np.log(self.D))))
+        if self.Y is None:
+            self.Y = self.logL[None, :]
 
+    def specs(self) -> list[ParamSpec]:
+        lo, hi = float(self.Y.min()), float(self.Y.max())
+        return [
+            ParamSpec("e", lo - 10.0, hi, "log nats/token"),
+            ParamSpec("a", lo - 15.0, hi + 5.0, "log nats/token at N0"),
+            ParamSpec("alpha", *EXP_BOUNDS, UNITS["alpha"]),
+            ParamSpec("b", lo - 15.0, hi + 5.0, "log nats/token at D0"),
+            ParamSpec("beta", *EXP_BOUNDS, UNITS["beta"]),
+            *(ParamSpec(f"tau_{j}", *TAU_BOUNDS, UNITS["tau"]) for j in self.partners),
+        ]
 
-def _log_law(N, D, aN, aD, Li, S, logA, logB, gamma):
-    Dx = D * np.maximum(1 + gamma * S, 1e-12)
-    return np.log(np.exp(logA - aN * np.log(N)) + np.exp(logB - aD * np.log(Dx)) + Li)
+    def model(self, N=None, D=None, own=None, Q=None) -> engine.Model:
+        """f(theta) = log L_i at the block's points (or at given points): values and Jacobian."""
+        N = self.N if N is None else np.asarray(N, dtype=float)
+        D = self.D if D is None else np.asarray(D, dtype=float)
+        own = self.own if own is None else np.asarray(own, dtype=float)
+        Q = self.Q if Q is None else np.asarray(Q, dtype=float)
+        x = np.log(N / self.N0)
+        yd = np.log(D / self.D0)
 
+        J = Q.shape[1]
 
-def _log_law_gradient(values: Mapping[str, float], N, D, aN, aD, Li, S) -> dict[str, np.ndarray]:
-    """Exact d log L / d (logA, logB, gamma) for L-BFGS-B."""
-    boost = 1 + values["gamma"] * S
-    safe = np.maximum(boost, 1e-12)
-    u1 = np.exp(values["logA"] - aN * np.log(N))
-    u2 = np.exp(values["logB"] - aD * np.log(D * safe))
-    T = u1 + u2 + Li
-    dgamma = np.where(boost > 1e-12, -aD * S / safe, 0.0) * u2 / T
-    return {"logA": u1 / T, "logB": u2 / T, "gamma": dgamma}
-
-
-MODEL = lmfit.Model(
-    _log_law, independent_vars=["N", "D", "aN", "aD", "Li", "S"], name="mixture_log"
-)
-
-
-@dataclass(frozen=True)
-class MixtureFit:
-    A: float
-    B: float
-    gamma: float
-    gamma_fixed: bool
-    outcome: FitOutcome
-
-
-def tau_from_relative_gain(rel: Sequence[Sequence[float | None]]) -> np.ndarray:
-    """The documented tau mapping: relative gains, None -> 0, diagonal -> 0."""
-    tau = np.array([[0.0 if v is None else float(v) for v in row] for row in rel], dtype=float)
-    np.fill_diagonal(tau, 0.0)
-    return tau
-
-
-def fit_mixture_law(
-    N,
-    D,
-    P,
-    L,
-    alpha_N,
-    alpha_D,
-    L_inf,
-    tau,
-    delta: float = DEFAULT_HUBER_DELTA,
-    start: Mapping[str, float] | None = None,
-) -> MixtureFit:
-    """Fit A, B, gamma to observed mixture losses L; raises CodescaleError for unusable data."""
-    N, D, L = (np.asarray(v, dtype=float).ravel() for v in (N, D, L))
-    P = np.atleast_2d(np.asarray(P, dtype=float))
-    if not (N.size == D.size == L.size == P.shape[0]):
-        raise CodescaleError("mixture law: N, D, L and proportions differ in length")
-    for name, arr in (("N", N), ("D", D), ("loss", L)):
-        if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-            raise CodescaleError(f"mixture law: every {name} must be a finite positive number")
-    aN, aD, Li = P @ np.asarray(alpha_N), P @ np.asarray(alpha_D), P @ np.asarray(L_inf)
-    S = synergy_sum(P, np.asarray(tau, dtype=float))
-    gamma_fixed = bool(np.all(np.abs(S) < 1e-12))
-    n_free = 2 if gamma_fixed else 3
-    if L.size < n_free:
-        raise CodescaleError(
-            f"mixture law: {L.size} multilingual runs cannot determine {n_free} parameters"
-        )
-    # Fit g = gamma * s with s = max |S|: relative gains are ~1e-2, so gamma itself moves the
-    # objective too little for L-BFGS-B to leave its start; g has an O(1) effect on D_x.
-    s = float(np.max(np.abs(S))) if not gamma_fixed else 1.0
-    Sn = S / s
-    # keep 1 + g * Sn > 0 at every point: D_x must stay positive
-    lo_g, hi_g = -GAMMA_LIMIT * s, GAMMA_LIMIT * s
-    if Sn.max() > 0:
-        lo_g = max(lo_g, -0.99 / Sn.max())
-    if Sn.min() < 0:
-        hi_g = min(hi_g, 0.99 / -Sn.min())
-    bounds = {"logA": (-50.0, 80.0), "logB": (-50.0, 80.0), "gamma": (lo_g, hi_g)}
-    fixed = {"gamma": 0.0} if gamma_fixed else None
-    logL = np.log(L)
-    indep = {"N": N, "D": D, "aN": aN, "aD": aD, "Li": Li, "S": Sn}
-    if start is not None:
-        starts = [{**start, "gamma": start["gamma"] * s}]
-    else:
-        excess = np.maximum(L - Li, 1e-3 * L)
-        base_a = float(np.log(np.mean(excess)) + np.mean(aN * np.log(N)))
-        base_b = float(np.log(np.mean(excess)) + np.mean(aD * np.log(D)))
-        fr = np.log([0.01, 0.05, 0.2, 0.5, 1.0, 2.0])
-        g = [-0.5, -0.2, 0.0, 0.2, 0.5, 1.0, 3.0, 10.0]
-        gam = [0.0] if gamma_fixed else np.unique(np.clip(g, lo_g, hi_g))
-        grid = {"logA": base_a + fr, "logB": base_b + fr, "gamma": gam}
-
-        def objective(v: dict[str, np.ndarray]) -> np.ndarray:
-            pred = _log_law(
-                *(indep[k][None, :] for k in ("N", "D", "aN", "aD", "Li", "S")),
-                v["logA"][:, None],
-                v["logB"][:, None],
-                v["gamma"][:, None],
+        def f(theta: np.ndarray, jac: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+            theta = np.atleast_2d(theta)
+            e, a, al, b, be = (theta[:, k, None] for k in range(5))
+            s = (
+                own[None, :] + theta[:, 5:] @ Q.T
+                if J
+                else np.broadcast_to(own, (len(theta), own.size))
             )
-            return huber(pred - logL[None, :], delta).sum(axis=1)
+            ok = s > S_FLOOR
+            ls = np.log(np.where(ok, s, S_FLOOR))
+            t1 = a - al * x
+            z = yd + ls
+            t2 = b - be * z
+            val = np.logaddexp(np.logaddexp(t1, t2), e)
+            if not jac:
+                return val, None
+            w1, w2, w3 = np.exp(t1 - val), np.exp(t2 - val), np.exp(e - val)
+            out = np.empty((*val.shape, 5 + J))
+            out[..., 0], out[..., 1], out[..., 2] = w3, w1, -x * w1
+            out[..., 3], out[..., 4] = w2, -z * w2
+            if J:
+                dz = np.where(ok, -be * w2 / np.where(ok, s, 1.0), 0.0)
+                out[..., 5:] = dz[:, :, None] * Q[None, :, :]
+            return val, out
 
-        starts = grid_starts(objective, grid, 4)
-    out = fit_multistart(
-        MODEL, logL, starts, bounds, delta, fixed=fixed, gradient=_log_law_gradient, **indep
-    )
-    v = out.values
-    return MixtureFit(
-        A=float(np.exp(v["logA"])),
-        B=float(np.exp(v["logB"])),
-        gamma=float(v["gamma"]) / s,
-        gamma_fixed=gamma_fixed,
-        outcome=out,
-    )
+        return f
+
+    def grid(self) -> np.ndarray:
+        L = np.exp(self.logL)
+        lo, span = float(L.min()), max(float(np.ptp(L)), 0.05 * float(L.min()))
+        exps = [0.05, 0.2, 0.4, 0.7, 1.0, 1.5, 2.5]
+        g = {
+            "e": np.log(lo * np.array([0.05, 0.3, 0.6, 0.85, 0.97])),
+            "a": np.log(span * np.array([0.02, 0.1, 0.3, 1.0, 3.0])),
+            "alpha": exps,
+            "b": np.log(span * np.array([0.02, 0.1, 0.3, 1.0, 3.0])),
+            "beta": exps,
+        }
+        names = [s.name for s in self.specs()]
+        return engine.grid_points(g, names)
+
+    def raw(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Internal (K, P) -> raw E, A, alpha, B, beta (K,) and tau_j (K,)."""
+        theta = np.atleast_2d(theta)
+        out = {
+            "E": np.exp(theta[:, 0]),
+            "A": np.exp(theta[:, 1] + theta[:, 2] * np.log(self.N0)),
+            "alpha": theta[:, 2],
+            "B": np.exp(theta[:, 3] + theta[:, 4] * np.log(self.D0)),
+            "beta": theta[:, 4],
+        }
+        for k, j in enumerate(self.partners):
+            out[f"tau_{j}"] = theta[:, 5 + k]
+        return out
 
 
-def multilingual_points(table, languages: Sequence[str]) -> list[dict]:
-    """Synergy and allocation runs: run, N, D, proportions over `languages`, mean loss (documented).
+def language_loss(raw: Mapping[str, float], tau_row: Mapping[str, float], lang: str, N, D, p):
+    """L_i at (N, D, p) from raw parameters; p maps language -> share (missing = 0)."""
+    s = p.get(lang, 0.0) + sum(t * p.get(j, 0.0) for j, t in tau_row.items() if t is not None)
+    s = max(s, S_FLOOR)
+    return raw["E"] + raw["A"] * N ** (-raw["alpha"]) + raw["B"] * (D * s) ** (-raw["beta"])
 
-    Runs whose mixture puts weight on a language outside `languages` are skipped. A run evaluated
-    on only some languages of its mixture gets the mean over those (`evaluated` lists them,
-    `complete` is False); a run evaluated on none of them is skipped.
+
+def mixture_losses(params, tau, languages, N, D, P) -> np.ndarray:
+    """Per-language losses (K, L) for rows of proportions P (K, L), vectorised.
+
+    params: {lang: {E, A, alpha, B, beta}} (floats or (K,) arrays); tau: LxL (null -> 0).
+    """
+    P = np.atleast_2d(np.asarray(P, dtype=float))
+    T = np.array([[0.0 if v is None else float(v) for v in row] for row in tau], dtype=float)
+    np.fill_diagonal(T, 1.0)
+    S = np.maximum(P @ T.T, S_FLOOR)
+    out = np.empty_like(S)
+    for i, lang in enumerate(languages):
+        q = params[lang]
+        out[:, i] = (
+            q["E"] + q["A"] * float(N) ** (-q["alpha"]) + q["B"] * (D * S[:, i]) ** (-q["beta"])
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------- data
+
+
+def collect_runs(table, languages: Sequence[str]) -> tuple[list[dict], dict[str, str]]:
+    """Runs usable by the law: run, study, N, D, p over `languages`, {lang: val_loss}.
+
+    Skipped (reason recorded): runs of other studies, runs with weight on a language outside
+    `languages`. A non-finite or non-positive loss is an error naming the run and the language.
     """
     import polars as pl
 
     from codescale import LANGUAGES
 
     sub = table.filter(
-        pl.col("study").is_in(["synergy", "allocation"]) & (pl.col("metric") == "val_loss")
+        pl.col("study").is_in(["mono", "synergy", "allocation"]) & (pl.col("metric") == "val_loss")
     )
     pcols = [f"p_{lang}" for lang in LANGUAGES if f"p_{lang}" in table.columns]
-    points = []
+    runs, skipped = [], {}
     for (run,), rows in sub.group_by(["run"], maintain_order=True):
         first = rows.row(0, named=True)
-        p_all = {c[2:]: (first[c] or 0.0) for c in pcols}
+        p_all = {c[2:]: float(first[c] or 0.0) for c in pcols}
+        if first["study"] == "mono" and sum(p_all.values()) <= 0 and first.get("target"):
+            p_all[first["target"]] = 1.0
         total = sum(p_all.values())
         if total <= 0:
+            skipped[run] = "no proportions"
             continue
-        if any(v > 0 and lang not in languages for lang, v in p_all.items()):
+        outside = [k for k, v in p_all.items() if v > 0 and k not in languages]
+        if outside:
+            skipped[run] = f"mixes languages without a fit: {outside}"
             continue
         p = {lang: p_all.get(lang, 0.0) / total for lang in languages}
         losses = {}
-        for lang, share in p.items():
-            if share > 0:
-                vals = rows.filter(pl.col("lang") == lang)["value"].drop_nulls()
-                if vals.len():
-                    losses[lang] = float(vals.mean())
+        for lang in languages:
+            if p[lang] <= 0:
+                continue
+            vals = rows.filter(pl.col("lang") == lang)["value"]
+            if vals.len() == 0 or vals.null_count() == vals.len():
+                continue
+            v = float(vals.drop_nulls().mean())
+            if not (np.isfinite(v) and v > 0):
+                raise CodescaleError(
+                    f"run {run}: val_loss on {lang} is {v!r}, not a finite positive number "
+                    "(fix or remove that run's evaluation)"
+                )
+            losses[lang] = v
         if not losses:
+            skipped[run] = "not evaluated on any language of its mixture"
             continue
-        points.append(
-            {
-                "run": run,
-                "N": float(first["N"]),
-                "D": float(first["D"]),
-                "p": p,
-                "observed": float(np.mean(list(losses.values()))),
-                "evaluated": list(losses),
-                "complete": len(losses) == sum(v > 0 for v in p.values()),
-            }
+        runs.append(
+            {"run": run, "study": first["study"], "N": float(first["N"]),
+             "D": float(first["D"]), "p": p, "losses": losses}
+        )  # fmt: skip
+    return runs, skipped
+
+
+def build_block(lang: str, runs: Sequence[dict], languages: Sequence[str]) -> Block:
+    """The block of `lang`; raises CodescaleError naming the language when it cannot be fitted."""
+    obs = [(k, r) for k, r in enumerate(runs) if lang in r["losses"]]
+    if not obs:
+        raise CodescaleError(f"{lang}: no run evaluated on {lang} contains {lang}")
+    partners = [j for j in languages if j != lang and any(r["p"][j] > 0 for _, r in obs)]
+    N = np.array([r["N"] for _, r in obs])
+    D = np.array([r["D"] for _, r in obs])
+    own = np.array([r["p"][lang] for _, r in obs])
+    Q = np.array([[r["p"][j] for j in partners] for _, r in obs]).reshape(len(obs), len(partners))
+    L = np.array([r["losses"][lang] for _, r in obs])
+    pure = own >= 1 - 1e-9
+    names = [r["run"] for _, r in obs]
+    distinct = np.unique(np.column_stack([N[pure], D[pure]]), axis=0).shape[0] if pure.any() else 0
+    if distinct < len(PARAMS):
+        pure_runs = ", ".join(n for n, m in zip(names, pure, strict=True) if m) or "none"
+        raise CodescaleError(
+            f"{lang}: {distinct} distinct (N, D) points of single-language runs cannot determine "
+            f"the {len(PARAMS)} parameters of L(N, D) (runs: {pure_runs}); need at least "
+            f"{len(PARAMS)}"
         )
-    return points
+    if np.unique(N[pure]).size < 2 or np.unique(D[pure]).size < 2:
+        raise CodescaleError(
+            f"{lang}: single-language runs need at least 2 distinct N and 2 distinct D, got "
+            f"{np.unique(N[pure]).size} N and {np.unique(D[pure]).size} D"
+        )
+    if np.ptp(L[pure]) == 0:
+        raise CodescaleError(f"{lang}: all single-language losses are equal ({L[0]:g})")
+    return Block(lang, names, np.array([k for k, _ in obs]), N, D, own, Q, partners, np.log(L))
+
+
+# ------------------------------------------------------------------------------------ fitting
+
+
+@dataclass
+class BlockFit:
+    block: Block
+    full: engine.BatchFit  # 1 row
+    boot: engine.BatchFit | None  # B rows (draw b of every block: one joint draw of the law)
+    starts: np.ndarray  # the best grid starts (S, P)
+    sigma: float | None = None  # log-loss noise scale the bootstrap used
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.full.theta[0]
+
+
+def fit_block(block: Block, delta: float) -> BlockFit:
+    """Full-data multistart fit of each data set of the block from its best grid starts."""
+    f = block.model()
+    ones = np.ones(block.logL.size)
+    starts = engine.best_starts(f, block.Y, block.grid(), ones, delta, N_STARTS)  # (R, S, P)
+    full = engine.multistart(f, block.Y, starts, block.specs(), ones, delta)
+    return BlockFit(block, full, None, starts)
+
+
+def bootstrap_block(bf: BlockFit, sigma: np.ndarray, n_bootstrap: int, rng, delta: float) -> None:
+    """Parametric bootstrap: refit y* = fitted + sigma * standard normal, from BOOT_STARTS starts
+    (the full-data optimum and the best grid points). Draw b of data set r is row r * B + b.
+
+    Why not resample runs: in the paper's designs single runs identify parameters (each synergy
+    pair is the only run that fixes tau_ij; 9 mono runs fix 5 parameters), so about 37% of run
+    resamples lose such a run, the parameter becomes unidentified and stays at its start: flat
+    directions got zero-width intervals (issue 15, point 4). Redrawing the noise of every run at
+    the pooled residual scale keeps the design and gives every parameter its real uncertainty.
+    """
+    block = bf.block
+    f = block.model()
+    R, n = block.Y.shape
+    fitted, _ = f(bf.full.theta)  # (R, n)
+    eps = rng.standard_normal((R, n_bootstrap, n))
+    y = (fitted[:, None, :] + np.asarray(sigma)[:, None, None] * eps).reshape(R * n_bootstrap, n)
+    starts = np.concatenate([bf.full.theta[:, None, :], bf.starts[:, : BOOT_STARTS - 1]], axis=1)
+    starts = np.repeat(starts, n_bootstrap, axis=0)  # (R * B, S, P)
+    bf.boot = engine.multistart(f, y, starts, block.specs(), np.ones(n), delta, max_iter=BOOT_ITER)
+    bf.sigma = np.asarray(sigma)
+
+
+def pooled_sigma(fits: Mapping[str, BlockFit]) -> np.ndarray:
+    """(R,) residual scale of log L over all blocks, per data set, corrected for the fitted
+    parameters (residual degrees of freedom)."""
+    ss, dof = 0.0, 0
+    for bf in fits.values():
+        pred, _ = bf.block.model()(bf.full.theta)
+        ss = ss + np.sum((pred - bf.block.Y) ** 2, axis=1)
+        dof += bf.block.logL.size - len(bf.block.specs())
+    if dof <= 0:
+        raise CodescaleError(
+            f"mixture law: {-dof} more parameters than observations over all languages: "
+            "no residual degrees of freedom to estimate the noise"
+        )
+    return np.sqrt(ss / dof)
+
+
+@dataclass
+class TransferLaw:
+    """The fitted law: per-language parameters, tau, and joint bootstrap draws."""
+
+    languages: list[str]
+    params: dict[str, dict[str, float]]
+    tau: list[list[float | None]]
+    samples: dict[str, dict[str, np.ndarray]]  # lang -> {E..beta: (B,), tau_j: (B,)}
+    n_bootstrap: int
+
+    def sample(self, b: int) -> tuple[dict[str, dict[str, float]], list[list[float | None]]]:
+        """Bootstrap draw b as (params, tau)."""
+        params = {k: {p: float(self.samples[k][p][b]) for p in PARAMS} for k in self.languages}
+        tau = [
+            [
+                1.0 if i == j else (
+                    float(self.samples[li][f"tau_{lj}"][b])
+                    if f"tau_{lj}" in self.samples[li] else None
+                )
+                for j, lj in enumerate(self.languages)
+            ]
+            for i, li in enumerate(self.languages)
+        ]  # fmt: skip
+        return params, tau
+
+    @classmethod
+    def from_json(cls, doc: Mapping) -> TransferLaw:
+        langs = list(doc["languages"])
+        samples = {}
+        for lang in langs:
+            s = doc.get("samples", {}).get(lang, {})
+            samples[lang] = {p: np.asarray(s.get(p, []), dtype=float) for p in PARAMS}
+            for j, v in (s.get("tau") or {}).items():
+                samples[lang][f"tau_{j}"] = np.asarray(v, dtype=float)
+        n = min((len(samples[k]["E"]) for k in langs), default=0)
+        return cls(langs, doc["params"], doc["tau"], samples, n)
+
+
+def fit_law(
+    runs: Sequence[dict],
+    languages: Sequence[str],
+    n_bootstrap: int,
+    seed: int,
+    delta: float = DEFAULT_HUBER_DELTA,
+    datasets: Sequence[Sequence[dict]] | None = None,
+) -> tuple[dict[str, BlockFit], dict[str, str]]:
+    """Fit every language's block and bootstrap them; unfittable languages come with the reason.
+
+    `datasets`: R further copies of `runs` with other losses (same runs, same order), fitted in
+    the same batch (synthetic studies); data set 0 is then datasets[0] and `runs` gives the design.
+    """
+    fits, errors = {}, {}
+    for lang in languages:
+        try:
+            block = build_block(lang, runs, languages)
+        except CodescaleError as err:
+            errors[lang] = str(err)
+            continue
+        if datasets is not None:
+            block.Y = np.log([[ds[k]["losses"][lang] for k in block.run_idx] for ds in datasets])
+        fits[lang] = fit_block(block, delta)
+    if fits and n_bootstrap > 0:
+        sigma = pooled_sigma(fits)
+        rng = np.random.default_rng(seed)
+        for lang in languages:
+            if lang in fits:
+                bootstrap_block(fits[lang], sigma, n_bootstrap, rng, delta)
+    return fits, errors
+
+
+def law_from_fits(
+    fits: Mapping[str, BlockFit], languages: Sequence[str], r: int = 0
+) -> TransferLaw:
+    """The law of data set r (0 unless several were fitted at once)."""
+    langs = [k for k in languages if k in fits]
+    params, samples = {}, {}
+    for k in langs:
+        raw = fits[k].block.raw(fits[k].full.theta[r])
+        params[k] = {p: float(raw[p][0]) for p in PARAMS}
+        boot = fits[k].boot
+        if boot is None:
+            samples[k] = {}
+        else:
+            B = len(boot.theta) // len(fits[k].full.theta)
+            samples[k] = fits[k].block.raw(boot.theta[r * B : (r + 1) * B])
+    tau: list[list[float | None]] = []
+    for i in langs:
+        raw = fits[i].block.raw(fits[i].full.theta[r])
+        tau.append(
+            [1.0 if i == j else (float(raw[f"tau_{j}"][0]) if f"tau_{j}" in raw else None)
+             for j in langs]
+        )  # fmt: skip
+    n = min((len(s.get("E", [])) for s in samples.values()), default=0)
+    return TransferLaw(langs, params, tau, samples, n)
+
+
+def leave_one_out(fits: Mapping[str, BlockFit], runs: Sequence[dict], delta: float) -> dict:
+    """Refit each block without each multilingual run (zero weight) and predict that run."""
+    multi = [k for k, r in enumerate(runs) if sum(v > 0 for v in r["p"].values()) >= 2]
+    multi = [k for k in multi if any(lang in fits for lang in runs[k]["losses"])]
+    if not multi:
+        return {"error": "no multilingual runs to hold out"}
+    W = np.ones((len(multi), len(runs)))
+    W[np.arange(len(multi)), multi] = 0.0
+    pred: dict[tuple[int, str], float] = {}
+    for lang, bf in fits.items():
+        block = bf.block
+        w = W[:, block.run_idx]
+        # grid starts only (tau = 0): starting from the full-data optimum would leak the run
+        start = engine.best_starts(
+            block.model(), block.logL, block.grid(), np.ones(block.logL.size), delta, 2
+        )
+        refit = engine.multistart(
+            block.model(), block.logL, start, block.specs(), w, delta, max_iter=BOOT_ITER
+        )
+        vals, _ = block.model()(refit.theta)
+        for row, k in enumerate(multi):
+            hit = np.flatnonzero(block.run_idx == k)
+            if hit.size:
+                pred[(k, lang)] = float(np.exp(vals[row, hit[0]]))
+    rel, per_run, obs_all, pred_all = [], {}, [], []
+    for k in multi:
+        r = runs[k]
+        langs = [lang for lang in r["losses"] if (k, lang) in pred]
+        if not langs:
+            continue
+        o = float(np.mean([r["losses"][lang] for lang in langs]))
+        p = float(np.mean([pred[(k, lang)] for lang in langs]))
+        per_run[r["run"]] = (p - o) / o
+        rel.append(abs(p - o) / o)
+        obs_all.append(o)
+        pred_all.append(p)
+    if not rel:
+        return {"error": "no held-out run could be predicted"}
+    return {
+        "method": "leave-one-run-out",
+        "rel_error_mean": float(np.mean(rel)),
+        "rel_error_max": float(np.max(rel)),
+        "spearman_rho": spearman_rho(pred_all, obs_all),
+        "n": len(rel),
+        "runs": per_run,
+    }
+
+
+def heldout_mixtures(
+    fits: Mapping[str, BlockFit], runs: Sequence[dict], delta: float
+) -> list[dict]:
+    """The allocation's check: refit without every run mixing 3+ languages, predict those runs.
+
+    Those are the mixtures the allocation extrapolates to (the pairs alone fix each tau_ij; a
+    3+-language mixture tests that transfers add up). rel_error per run: (predicted - observed) /
+    observed of the mean loss over its evaluated languages. One result per data set.
+    """
+    held = [k for k, r in enumerate(runs) if sum(v > 0 for v in r["p"].values()) >= 3]
+    held = [k for k in held if any(lang in fits for lang in runs[k]["losses"])]
+    R = next(iter(fits.values())).block.Y.shape[0] if fits else 1
+    if not held:
+        return [{"error": "no run mixes 3 or more languages"}] * R
+    w_all = np.ones(len(runs))
+    w_all[held] = 0.0
+    pred = {}  # (run, lang) -> (R,) predicted loss
+    obs = {}
+    for lang, bf in fits.items():
+        block = bf.block
+        w = w_all[block.run_idx]
+        f = block.model()
+        start = engine.best_starts(f, block.Y, block.grid(), w, delta, 3)
+        refit = engine.multistart(f, block.Y, start, block.specs(), w, delta)
+        vals, _ = f(refit.theta)
+        for k in held:
+            hit = np.flatnonzero(block.run_idx == k)
+            if hit.size:
+                pred[(k, lang)] = np.exp(vals[:, hit[0]])
+                obs[(k, lang)] = np.exp(block.Y[:, hit[0]])
+    out = []
+    for r in range(R):
+        per_run = {}
+        for k in held:
+            langs = [lang for lang in runs[k]["losses"] if (k, lang) in pred]
+            o = float(np.mean([obs[(k, lang)][r] for lang in langs]))
+            p = float(np.mean([pred[(k, lang)][r] for lang in langs]))
+            per_run[runs[k]["run"]] = (p - o) / o
+        rel = np.abs(list(per_run.values()))
+        out.append({
+            "method": "refit without the runs mixing 3+ languages, predict them",
+            "rel_error_mean": float(rel.mean()),
+            "n": int(rel.size),
+            "runs": per_run,
+        })  # fmt: skip
+    return out
+
+
+def synergy_check(law: TransferLaw, synergy: Mapping | None) -> dict:
+    """Law-implied Table 1 gains vs the measured ones (Spearman rho over the off-diagonal cells)."""
+    if not synergy or "gain" not in synergy or "error" in synergy:
+        return {"error": "no measured synergy matrix"}
+    pos = {k: i for i, k in enumerate(synergy["languages"])}
+    N, D = float(synergy["N"]), float(synergy["D"])
+    implied, measured = [], []
+    for i, li in enumerate(law.languages):
+        for j, lj in enumerate(law.languages):
+            if i == j or li not in pos or lj not in pos:
+                continue
+            m = synergy["gain"][pos[li]][pos[lj]]
+            t = law.tau[i][j]
+            if m is None or t is None:
+                continue
+            row = {lk: law.tau[i][k] for k, lk in enumerate(law.languages) if k != i}
+            base = language_loss(law.params[li], row, li, N, D, {li: 1.0})
+            mix = language_loss(law.params[li], row, li, N, D, {li: 0.5, lj: 0.5})
+            implied.append(base - mix)
+            measured.append(m)
+    if len(implied) < 3:
+        return {"error": f"{len(implied)} comparable cells (need 3)"}
+    return {"spearman_rho": spearman_rho(implied, measured), "n": len(implied), "N": N, "D": D}
 
 
 def analyse(
     table,
-    per_language: Mapping[str, Mapping],
-    synergy: Mapping,
+    languages: Sequence[str],
+    n_bootstrap: int = 200,
+    seed: int = 0,
     delta: float = DEFAULT_HUBER_DELTA,
+    synergy: Mapping | None = None,
 ) -> dict:
-    """mixture_law.json content. Raises CodescaleError when the law cannot be fitted."""
-    langs = [lang for lang, e in per_language.items() if "params" in e]
-    if not langs:
-        raise CodescaleError("mixture law: no per-language law was fitted")
-    if "relative_gain" in synergy:
-        pos = {lang: i for i, lang in enumerate(synergy["languages"])}
-        rel = synergy["relative_gain"]
-        tau = np.zeros((len(langs), len(langs)))
-        for a, la in enumerate(langs):
-            for b, lb in enumerate(langs):
-                if la in pos and lb in pos and rel[pos[la]][pos[lb]] is not None and a != b:
-                    tau[a, b] = rel[pos[la]][pos[lb]]
-    else:
-        tau = np.zeros((len(langs), len(langs)))
-    aN = np.array([per_language[k]["params"]["alpha"] for k in langs])
-    aD = np.array([per_language[k]["params"]["beta"] for k in langs])
-    Li = np.array([per_language[k]["params"]["E"] for k in langs])
-    points = multilingual_points(table, langs)
-    if not points:
-        raise CodescaleError(
-            "mixture law: no synergy or allocation runs whose languages all have a per-language fit"
-        )
-    N = np.array([q["N"] for q in points])
-    D = np.array([q["D"] for q in points])
-    P = np.array([[q["p"][k] for k in langs] for q in points])
-    L = np.array([q["observed"] for q in points])
-    fit = fit_mixture_law(N, D, P, L, aN, aD, Li, tau, delta)
-    pred = mixture_loss(N, D, P, fit.A, fit.B, fit.gamma, aN, aD, Li, tau)
-    for q, v in zip(points, pred, strict=True):
-        q["predicted"] = float(v)
+    """mixture_law.json content. Raises CodescaleError when no language can be fitted."""
+    runs, skipped = collect_runs(table, languages)
+    if not any(sum(v > 0 for v in r["p"].values()) >= 2 for r in runs):
+        raise CodescaleError("mixture law: no synergy or allocation runs (multilingual mixtures)")
+    fits, errors = fit_law(runs, languages, n_bootstrap, seed, delta)
+    if not fits:
+        raise CodescaleError(f"mixture law: no language could be fitted: {errors}")
+    law = law_from_fits(fits, languages)
+    return document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy)
+
+
+def document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy) -> dict:
+    langs = law.languages
+    ci, tau_ci, blocks, samples = {}, [], {}, {}
+    for i, li in enumerate(langs):
+        bf = fits[li]
+        raw_s = law.samples[li]
+        ci[li] = {p: engine.percentile_interval(raw_s.get(p, [])) for p in PARAMS}
+        tau_ci.append([
+            None if i == j or f"tau_{lj}" not in raw_s
+            else engine.percentile_interval(raw_s[f"tau_{lj}"])
+            for j, lj in enumerate(langs)
+        ])  # fmt: skip
+        specs = bf.block.specs()
+        flagged = [s.name for s, f in zip(specs, bf.full.at_bounds[0], strict=True) if f]
+        conv = bool(bf.full.converged[0])
+        blocks[li] = {
+            "n_points": int(bf.block.logL.size),
+            "partners": bf.block.partners,
+            "converged": conv,
+            "at_bounds": flagged,
+            "status": "converged"
+            if conv
+            else (
+                f"flagged: within 1% of a bound: {', '.join(flagged)}"
+                if flagged
+                else "flagged: optimiser did not meet its tolerance"
+            ),
+            "bootstrap_converged": (None if bf.boot is None else float(np.mean(bf.boot.converged))),
+        }
+        samples[li] = {p: np.asarray(raw_s.get(p, [])).tolist() for p in PARAMS}
+        samples[li]["tau"] = {
+            j: np.asarray(raw_s[f"tau_{j}"]).tolist()
+            for j in bf.block.partners
+            if f"tau_{j}" in raw_s
+        }
+    off = [law.tau[i][j] for i in range(len(langs)) for j in range(len(langs))
+           if i != j and law.tau[i][j] is not None]  # fmt: skip
+    gamma = float(np.mean(off)) if off else None
+    gamma_s = []
+    for b in range(law.n_bootstrap):
+        _, t = law.sample(b)
+        vals = [t[i][j] for i in range(len(langs)) for j in range(len(langs))
+                if i != j and t[i][j] is not None]  # fmt: skip
+        if vals:
+            gamma_s.append(float(np.mean(vals)))
+    points = []
+    for r in runs:
+        if sum(v > 0 for v in r["p"].values()) < 2:
+            continue
+        evaluated = [k for k in r["losses"] if k in law.params]
+        if not evaluated:
+            continue
+        P = np.array([[r["p"][k] for k in langs]])
+        pred = mixture_losses(law.params, law.tau, langs, r["N"], r["D"], P)[0]
+        points.append({
+            "run": r["run"], "N": r["N"], "D": r["D"], "p": r["p"],
+            "observed": float(np.mean([r["losses"][k] for k in evaluated])),
+            "predicted": float(np.mean([pred[langs.index(k)] for k in evaluated])),
+            "evaluated": evaluated,
+            "complete": len(evaluated) == sum(v > 0 for v in r["p"].values()),
+        })  # fmt: skip
+    obs = np.log([q["observed"] for q in points]) if points else np.array([])
+    prd = np.log([q["predicted"] for q in points]) if points else np.array([])
     return {
         "law": LAW,
+        "units": UNITS,
         "languages": langs,
-        "params": {
-            "A": fit.A,
-            "B": fit.B,
-            "gamma": fit.gamma,
-            "alpha_N": dict(zip(langs, aN.tolist(), strict=True)),
-            "alpha_D": dict(zip(langs, aD.tolist(), strict=True)),
-            "L_inf": dict(zip(langs, Li.tolist(), strict=True)),
-        },
-        "gamma_fixed": fit.gamma_fixed,
-        "converged": fit.outcome.converged,
-        "message": fit.outcome.report,
-        "nfev": fit.outcome.nfev,
+        "huber_delta": delta,
+        "bootstrap": n_bootstrap,
+        "params": law.params,
+        "ci": ci,
+        "tau": law.tau,
+        "tau_ci": tau_ci,
+        "gamma": gamma,
+        "gamma_ci": engine.percentile_interval(gamma_s),
+        "gamma_definition": "mean of the identified off-diagonal tau_ij (a summary, not fitted)",
+        "converged": all(b["converged"] for b in blocks.values()),
+        "blocks": blocks,
+        "errors": errors,
+        "skipped_runs": skipped,
         "n_points": len(points),
-        "r2_log": r_squared(np.log(L), np.log(pred)),
+        "r2_log": r_squared(obs, prd) if len(points) else None,
         "points": points,
-        "validation": leave_one_out(N, D, P, L, aN, aD, Li, tau, delta, fit),
-        "tau": tau.tolist(),
-        "tau_mapping": TAU_MAPPING,
+        "validation": leave_one_out(fits, runs, delta),
+        "heldout_check": heldout_mixtures(fits, runs, delta)[0],
+        "synergy_check": synergy_check(law, synergy),
         "loss_definition": LOSS_DEFINITION,
-    }
-
-
-def leave_one_out(N, D, P, L, aN, aD, Li, tau, delta, full: MixtureFit) -> dict:
-    """Refit without each run in turn and predict it: mean |rel. error| and Spearman rho."""
-    n = L.size
-    need = (2 if full.gamma_fixed else 3) + 1
-    if n < need:
-        return {"error": f"{n} multilingual runs: leave-one-out needs at least {need}"}
-    start = {"logA": np.log(full.A), "logB": np.log(full.B), "gamma": full.gamma}
-    preds = np.full(n, np.nan)
-    for i in range(n):
-        keep = np.arange(n) != i
-        try:
-            f = fit_mixture_law(N[keep], D[keep], P[keep], L[keep], aN, aD, Li, tau, delta, start)
-        except CodescaleError:
-            continue
-        preds[i] = mixture_loss(N[i], D[i], P[i], f.A, f.B, f.gamma, aN, aD, Li, tau)[0]
-    ok = np.isfinite(preds)
-    if not ok.any():
-        return {"error": "no leave-one-out refit succeeded"}
-    rel = np.abs(preds[ok] - L[ok]) / L[ok]
-    return {
-        "method": "leave-one-run-out",
-        "rel_error_mean": float(rel.mean()),
-        "spearman_rho": spearman_rho(preds[ok], L[ok]),
-        "n": int(ok.sum()),
+        "samples": samples,
     }

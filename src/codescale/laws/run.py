@@ -7,7 +7,8 @@ Writes, atomically, in --out-dir:
 - per_language.json  (codescale.laws.chinchilla): L(N, D) per language from the mono study;
 - synergy.json       (codescale.laws.synergy): the LxL synergy matrix + Data-Mixing-Law fit;
 - translation.json   (codescale.laws.translation): shuffled / paired seen / paired unseen laws;
-- mixture_law.json   (codescale.laws.mixture_law): the proportion-dependent law.
+- mixture_law.json   (codescale.laws.mixture_law): the proportion-dependent law (per-language
+                      laws and the transfer matrix as one model, with bootstrap draws).
 A law that cannot be fitted for lack of runs becomes {"error": "..."} in its entry, so a small study
 never stops the workflow; an unreadable table or a bad flag is a CodescaleError (exit code 2).
 """
@@ -106,9 +107,9 @@ def fit_all(table, languages, n_bootstrap: int, seed: int, delta: float) -> dict
         syn = {"languages": langs, "error": str(err)}
     log.info("translation laws")
     trans = translation.analyse(table, n_bootstrap, seed, delta)
-    log.info("mixture law")
+    log.info("mixture law (per-language laws + transfer matrix, one model)")
     try:
-        mix = mixture_law.analyse(table, per_lang, syn, delta)
+        mix = mixture_law.analyse(table, langs, n_bootstrap, seed, delta, synergy=syn)
     except CodescaleError as err:
         mix = {"error": str(err), "tau": None}
     return {
