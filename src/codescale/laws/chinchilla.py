@@ -1,63 +1,69 @@
 """The per-language Chinchilla law L(N, D) = E + A / N**alpha + B / D**beta (paper Eq. 1).
 
-Fitted as Hoffmann et al. (2022) Approach 3: Huber loss (delta 1e-3) on log residuals
-log L_pred - log L_obs, L-BFGS-B from a grid of starts, in a well-conditioned parameterisation:
+Fitted as Hoffmann et al. (2022) Approach 3 with the law engine (codescale.laws.engine): Huber loss
+(delta 1e-3) on log residuals log L_pred - log L_obs, Levenberg-Marquardt from the best points of
+a grid, in a well-conditioned (and unit-invariant) parameterisation:
     log L_pred = logsumexp(a - alpha * x, b - beta * y, e),   x = log(N / N0), y = log(D / D0)
 with N0, D0 the geometric means of the data, so a = log(A / N0**alpha), b = log(B / D0**beta) and
 e = log E are all of the order of log-losses whatever the units of N and D. Reported parameters are
-converted back to raw N and D. The same law (E named L_inf) is the translation law of Eqs. 3-5.
+converted back to raw N (non-embedding parameters) and D (tokens); units in UNITS. This is the
+transfer law of codescale.laws.mixture_law restricted to one language (same engine, same model).
+The same law (E named L_inf) is the translation law of Eqs. 3-5.
+
+Honest convergence: `converged` only when the optimiser stopped normally AND no parameter lies
+within 1% of its bound width of a bound (fitted scale); otherwise "flagged" with the parameters
+named. Intervals: a parametric bootstrap (the noise of every run redrawn at the fit's residual
+scale, dof-corrected; a multistart per resample from the full-data optimum and the best grid
+point). A fit with as many distinct points as parameters has no residual degrees of freedom: it
+is flagged and its intervals are null, with the reason. Too few points: CodescaleError naming the
+language.
 
 `codescale fit` writes results/fits/per_language.json with this module's `analyse` entries:
 
-    {"law": "L(N, D) = E + A / N^alpha + B / D^beta",
+    {"law": "L(N, D) = E + A / N^alpha + B / D^beta", "units": {param: unit},
      "huber_delta": 0.001, "bootstrap": 200,
      "languages": {LANG: {
-        "params": {"E", "A", "alpha", "B", "beta"},
-        "ci": {param: [lo, hi]},                  # 95% percentile bootstrap over runs
+        "params": {"E", "A", "alpha", "B", "beta"}, "units": {param: unit},
+        "ci": {param: [lo, hi]},                  # 95% parametric bootstrap percentile interval
         "r2_log": float,                          # R^2 of log L over all points
         "r2_by_N": {"<N>": float or null},        # R^2 of log L among the points of one N
-        "extrapolation": {"heldout_N", "predicted", "observed", "rel_error",
-                          "n_heldout", "rel_error_mean"} or {"error": str},
-        "converged": bool, "message": str, "nfev": int,
+        "extrapolation": {"heldout_N", "fit_N_max", "predicted", "observed", "rel_error",
+                          "n_heldout", "rel_error_mean", "fit_converged",
+                          "by_D": {"heldout_D", "fit_D_max", ...same} or {"error"}}
+                         or {"error": str},
+        "converged": bool, "status": "converged" | "flagged: ...", "at_bounds": [names],
+        "message": str, "nfev": int, "sigma_log": float or null,
         "n_points": int, "points": [[N, D, L], ...],
-        "bootstrap_failed": int}                  # resamples that were degenerate
+        "bootstrap_converged": float or null}      # fraction of resamples that converged
       or {"error": str}}}
 
-`extrapolation`: the law refitted without every run at the largest N, predicting the held-out run
-with the largest D at that N (`predicted`, `observed`,
-rel_error = (predicted - observed) / observed); rel_error_mean is the mean |relative error|
-over all `n_heldout` runs at that N.
+`extrapolation` (issue 15.8): the law refitted on the smaller half of the model sizes (the first
+ceil(k/2) of k distinct N, at least 2) predicts every run at the largest N: rel_error =
+(predicted - observed) / observed at the largest D there, rel_error_mean the mean |rel. error|.
+`by_D` does the same along D (fit on the smaller half of the token counts, predict the largest D).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import lmfit
 import numpy as np
 
 from codescale.errors import CodescaleError
-from codescale.laws.fitting import (
-    DEFAULT_HUBER_DELTA,
-    FitOutcome,
-    bootstrap,
-    fit_multistart,
-    grid_starts,
-    huber,
-    percentile_ci,
-    r_squared,
-)
+from codescale.laws import engine
+from codescale.laws.fitting import DEFAULT_HUBER_DELTA, FitOutcome, r_squared
 
 LAW = "L(N, D) = E + A / N^alpha + B / D^beta"
 PARAMS = ("E", "A", "alpha", "B", "beta")
 N_STARTS = 6
-BOUNDS = {
-    "e": (-20.0, 10.0),
-    "a": (-20.0, 10.0),
-    "alpha": (1e-3, 5.0),
-    "b": (-20.0, 10.0),
-    "beta": (1e-3, 5.0),
+UNITS = {
+    "E": "nats/token",
+    "A": "nats/token x (non-embedding parameters)^alpha",
+    "alpha": "dimensionless",
+    "B": "nats/token x tokens^beta",
+    "beta": "dimensionless",
 }
 
 
@@ -66,23 +72,6 @@ def chinchilla_loss(N, D, E, A, alpha, B, beta):
     N = np.asarray(N, dtype=float)
     D = np.asarray(D, dtype=float)
     return E + A * N ** (-alpha) + B * D ** (-beta)
-
-
-def _log_law(x, y, e, a, alpha, b, beta):
-    """log L in the normalised parameterisation (stable: logaddexp never overflows)."""
-    return np.logaddexp(np.logaddexp(a - alpha * x, b - beta * y), e)
-
-
-def _log_law_gradient(values: Mapping[str, float], x, y) -> dict[str, np.ndarray]:
-    """d log L / d (e, a, alpha, b, beta): softmax weights of the three terms (exact)."""
-    t1 = values["a"] - values["alpha"] * x
-    t2 = values["b"] - values["beta"] * y
-    f = _log_law(x, y, **values)
-    w1, w2, w3 = np.exp(t1 - f), np.exp(t2 - f), np.exp(values["e"] - f)
-    return {"e": w3, "a": w1, "alpha": -x * w1, "b": w2, "beta": -y * w2}
-
-
-MODEL = lmfit.Model(_log_law, independent_vars=["x", "y"], name="chinchilla_log")
 
 
 @dataclass(frozen=True)
@@ -125,6 +114,34 @@ def check_points(N, D, L, where: str = "") -> tuple[np.ndarray, np.ndarray, np.n
     return N, D, L
 
 
+def _block(N, D, L, where: str):
+    """The one-language block of the transfer law (no partners): exactly this law."""
+    from codescale.laws.mixture_law import Block
+
+    n = N.size
+    return Block(where or "law", [f"point {i}" for i in range(n)], np.arange(n), N, D,
+                 np.ones(n), np.zeros((n, 0)), [], np.log(L))  # fmt: skip
+
+
+def _outcome(block, fit: engine.BatchFit, n_starts: int) -> FitOutcome:
+    specs = block.specs()
+    flagged = [s.name for s, f in zip(specs, fit.at_bounds[0], strict=True) if f]
+    stopped = bool(fit.stopped[0])
+    if stopped:
+        msg = "stopped: relative change of the objective below tolerance"
+    else:
+        msg = f"not stopped after {fit.iterations} iterations"
+    return FitOutcome(
+        values=dict(zip([s.name for s in specs], map(float, fit.theta[0]), strict=True)),
+        objective=float(fit.objective[0]),
+        success=stopped,
+        message=msg,
+        nfev=int(fit.iterations),
+        n_starts=n_starts,
+        at_bounds=flagged,
+    )
+
+
 def fit_chinchilla(
     N,
     D,
@@ -137,89 +154,72 @@ def fit_chinchilla(
 ) -> ChinchillaFit:
     """Fit the law to points (N, D, L) and return raw parameters plus the convergence report.
 
-    `start` (raw E, A, alpha, B, beta, e.g. a previous fit) replaces the grid of starts: the
-    bootstrap refits start from the full-data optimum.
+    `start` (raw E, A, alpha, B, beta, e.g. a previous fit) is added to the grid's starts.
     """
     if not _checked:
         N, D, L = check_points(N, D, L, where)
-    N0 = float(np.exp(np.mean(np.log(N))))
-    D0 = float(np.exp(np.mean(np.log(D))))
-    x, y, logL = np.log(N / N0), np.log(D / D0), np.log(L)
-    if start is None:
-        starts = _grid(x, y, L, delta, n_starts)
-    else:  # raw -> this data's normalisation
-        starts = [
-            {
-                "e": float(np.log(start["E"])),
-                "a": float(np.log(start["A"]) - start["alpha"] * np.log(N0)),
-                "alpha": float(start["alpha"]),
-                "b": float(np.log(start["B"]) - start["beta"] * np.log(D0)),
-                "beta": float(start["beta"]),
-            }
+    block = _block(N, D, L, where)
+    f = block.model()
+    ones = np.ones(N.size)
+    starts = engine.best_starts(f, block.logL, block.grid(), ones, delta, n_starts)
+    if start is not None:
+        own = [
+            np.log(start["E"]),
+            np.log(start["A"]) - start["alpha"] * np.log(block.N0),
+            start["alpha"],
+            np.log(start["B"]) - start["beta"] * np.log(block.D0),
+            start["beta"],
         ]
+        starts = np.vstack([np.array(own)[None, :], starts])
+    fit = engine.multistart(f, block.logL, starts, block.specs(), ones, delta)
+    raw = block.raw(fit.theta)
+    params = {p: float(raw[p][0]) for p in PARAMS}
+    out = _outcome(block, fit, len(starts))
+    return ChinchillaFit(params=params, outcome=out, internal=out.values, N0=block.N0, D0=block.D0)
+
+
+def _sigma(block, theta: np.ndarray) -> float | None:
+    """Residual scale of log L, dof-corrected; None when there are no residual dof."""
+    pred, _ = block.model()(theta[None, :])
+    dof = block.logL.size - len(block.specs())
+    if dof <= 0:
+        return None
+    return float(np.sqrt(np.sum((pred[0] - block.logL) ** 2) / dof))
+
+
+def _smaller_half(values: np.ndarray) -> float | None:
+    """Largest value of the smaller half of the distinct values (ceil(k/2), at least 2)."""
+    uniq = np.unique(values)
+    m = max(2, math.ceil(uniq.size / 2))
+    return None if m >= uniq.size else float(uniq[m - 1])
+
+
+def _extrapolate(N, D, L, delta: float, along: str) -> dict:
+    """Refit on the smaller half of N (or D), predict every run at the largest N (or D)."""
+    x = N if along == "N" else D
+    cut = _smaller_half(x)
+    if cut is None:
+        return {"error": f"{np.unique(x).size} distinct {along}: no smaller half to fit on"}
+    keep = x <= cut
+    top = float(x.max())
     try:
-        out = fit_multistart(
-            MODEL, logL, starts, BOUNDS, delta, gradient=_log_law_gradient, x=x, y=y
-        )
+        sub = fit_chinchilla(N[keep], D[keep], L[keep], delta, where=f"{along} <= {cut:g}")
     except CodescaleError as err:
-        raise CodescaleError(f"{err}{f' ({where})' if where else ''}") from None
-    v = out.values
-    params = {
-        "E": float(np.exp(v["e"])),
-        "A": float(np.exp(v["a"] + v["alpha"] * np.log(N0))),
-        "alpha": v["alpha"],
-        "B": float(np.exp(v["b"] + v["beta"] * np.log(D0))),
-        "beta": v["beta"],
-    }
-    return ChinchillaFit(params=params, outcome=out, internal=v, N0=N0, D0=D0)
-
-
-def _grid(x, y, L, delta: float, k: int) -> list[dict[str, float]]:
-    """Data-scaled grid: E below the smallest loss, each power term a fraction of the loss range."""
-    lo, span = float(L.min()), float(np.ptp(L))
-    grid = {
-        "e": np.log(lo * np.array([0.05, 0.3, 0.6, 0.85, 0.97])),
-        "a": np.log(span * np.array([0.02, 0.1, 0.3, 1.0, 3.0])),
-        "alpha": np.array([0.05, 0.2, 0.4, 0.7, 1.0, 1.5, 2.5]),
-        "b": np.log(span * np.array([0.02, 0.1, 0.3, 1.0, 3.0])),
-        "beta": np.array([0.05, 0.2, 0.4, 0.7, 1.0, 1.5, 2.5]),
-    }
-    logL = np.log(L)
-
-    def objective(v: dict[str, np.ndarray]) -> np.ndarray:
-        pred = _log_law(
-            x[None, :],
-            y[None, :],
-            v["e"][:, None],
-            v["a"][:, None],
-            v["alpha"][:, None],
-            v["b"][:, None],
-            v["beta"][:, None],
-        )
-        return huber(pred - logL[None, :], delta).sum(axis=1)
-
-    return grid_starts(objective, grid, k)
-
-
-def _extrapolation(N, D, L, delta: float) -> dict:
-    """Refit without the largest N and predict it (the paper's 'does the law extrapolate' check)."""
-    top = float(N.max())
-    keep = np.less(N, top)
-    try:
-        sub = fit_chinchilla(N[keep], D[keep], L[keep], delta, where=f"without N={top:g}")
-    except CodescaleError as err:
-        return {"error": f"cannot refit without the largest N: {err}"}
-    held = np.flatnonzero(~keep)
+        return {"error": f"cannot refit on the smaller half of {along}: {err}"}
+    held = np.flatnonzero(x == top)
     pred = sub.predict(N[held], D[held])
     rel = (pred - L[held]) / L[held]
-    j = int(np.argmax(D[held]))
+    other = D[held] if along == "N" else N[held]
+    j = int(np.argmax(other))
     return {
-        "heldout_N": top,
+        f"heldout_{along}": top,
+        f"fit_{along}_max": cut,
         "predicted": float(pred[j]),
         "observed": float(L[held][j]),
         "rel_error": float(rel[j]),
         "n_heldout": int(held.size),
         "rel_error_mean": float(np.mean(np.abs(rel))),
+        "fit_converged": sub.outcome.converged,
     }
 
 
@@ -238,36 +238,69 @@ def analyse(
     `rename` maps parameter names for laws written differently (translation: E -> L_inf).
     Raises CodescaleError when the points cannot be fitted at all.
     """
+    from codescale.laws import mixture_law
+
     N, D, L = check_points(N, D, L, where)
     fit = fit_chinchilla(N, D, L, delta, where=where, _checked=True)
     pred = fit.predict(N, D)
     logL, logP = np.log(L), np.log(pred)
-    by_n = {}
-    for n in np.unique(N):
-        m = np.equal(N, n)
-        r2 = r_squared(logL[m], logP[m])
-        by_n[_key(n)] = r2
-
-    def refit(idx: np.ndarray) -> dict[str, float]:
-        bN, bD, bL = check_points(N[idx], D[idx], L[idx])
-        return fit_chinchilla(bN, bD, bL, delta, start=fit.params, _checked=True).params
-
-    samples, failed = bootstrap(refit, N.size, n_bootstrap, seed)
-    ci = percentile_ci({p: samples.get(p, []) for p in PARAMS})
-    names = dict(rename or {})
+    by_n = {_key(n): r_squared(logL[np.equal(N, n)], logP[np.equal(N, n)]) for n in np.unique(N)}
+    block = _block(N, D, L, where)
+    theta = np.array([fit.internal[s.name] for s in block.specs()])
+    sigma = _sigma(block, theta)
     out = fit.outcome
+    status = (
+        "converged"
+        if out.converged
+        else (
+            f"flagged: within 1% of a bound: {', '.join(out.at_bounds)}"
+            if out.at_bounds
+            else f"flagged: {out.message}"
+        )
+    )
+    ci: dict[str, list] = dict.fromkeys(PARAMS, [None, None])
+    boot_conv = None
+    converged = out.converged
+    if sigma is None:
+        converged = False
+        status = (
+            f"flagged: {np.unique(np.column_stack([N, D]), axis=0).shape[0]} distinct points for "
+            f"{len(PARAMS)} parameters: no residual degrees of freedom, no intervals"
+        )
+    elif n_bootstrap > 0:
+        bf = mixture_law.BlockFit(
+            block,
+            engine.BatchFit(theta[None, :], np.array([out.objective]), np.array([out.success]),
+                            np.array([[False] * theta.size]), out.nfev),
+            None,
+            engine.best_starts(block.model(), block.Y, block.grid(), np.ones(N.size), delta, 2),
+        )  # fmt: skip
+        mixture_law.bootstrap_block(
+            bf, np.array([sigma]), n_bootstrap, np.random.default_rng(seed), delta
+        )
+        raw = block.raw(bf.boot.theta)
+        ci = {p: engine.percentile_interval(raw[p]) for p in PARAMS}
+        boot_conv = float(np.mean(bf.boot.converged))
+    names = dict(rename or {})
+    extrapolation = _extrapolate(N, D, L, delta, "N")
+    if "error" not in extrapolation:
+        extrapolation["by_D"] = _extrapolate(N, D, L, delta, "D")
     return {
         "params": {names.get(k, k): v for k, v in fit.params.items()},
+        "units": {names.get(k, k): v for k, v in UNITS.items()},
         "ci": {names.get(k, k): v for k, v in ci.items()},
         "r2_log": r_squared(logL, logP),
         "r2_by_N": by_n,
-        "extrapolation": _extrapolation(N, D, L, delta),
-        "converged": out.converged,
+        "extrapolation": extrapolation,
+        "converged": converged,
+        "status": status,
+        "at_bounds": out.at_bounds,
         "message": out.report,
         "nfev": out.nfev,
+        "sigma_log": sigma,
         "n_points": int(N.size),
         "points": [[float(n), float(d), float(lv)] for n, d, lv in zip(N, D, L, strict=True)],
-        "bootstrap_failed": failed,
+        "bootstrap_converged": boot_conv,
     }
 
 
