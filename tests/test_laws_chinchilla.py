@@ -200,3 +200,41 @@ def test_fit_cli_bad_input_exits_2(tmp_path, capsys):
     assert main(["fit", "--table", str(path), "--out-dir", str(tmp_path),
                  "--languages", "cobol"]) == 2  # fmt: skip
     assert "unknown --languages" in capsys.readouterr().err
+
+
+def test_compute_optimal_frontier_is_the_numeric_optimum():
+    from scipy.optimize import minimize_scalar
+
+    for C in chinchilla.FRONTIER_C:
+        f = chinchilla.frontier(TRUE, C)
+        res = minimize_scalar(
+            lambda ln, C=C: chinchilla.chinchilla_loss(np.exp(ln), C / 6 / np.exp(ln), **TRUE),
+            bounds=(0, 50), method="bounded", options={"xatol": 1e-10},
+        )  # fmt: skip
+        assert f["N"] == pytest.approx(np.exp(res.x), rel=1e-4)
+        assert f["N"] * f["D"] * 6 == pytest.approx(C)
+        assert f["tokens_per_param"] == pytest.approx(f["D"] / f["N"])
+
+
+def test_analyse_reports_frontier_extrapolation_status_and_units():
+    N, D = grid()
+    rng = np.random.default_rng(4)
+    L = chinchilla.chinchilla_loss(N, D, **TRUE) * np.exp(rng.normal(0, 0.01, N.size))
+    out = chinchilla.analyse(N, D, L, n_bootstrap=20, seed=0)
+    assert out["status"] == "converged" and out["at_bounds"] == []
+    assert out["units"]["A"].startswith("nats/token x (non-embedding parameters)")
+    row = out["frontier"][2]
+    assert row["C"] == 1e20 and row["N_ci"][0] < row["N"] < row["N_ci"][1]
+    ext = out["extrapolation"]  # 5 sizes: fit on the 3 smallest, predict the largest
+    assert ext["heldout_N"] == N.max() and ext["fit_N_max"] == np.unique(N)[2]
+    assert ext["n_heldout"] == 5 and abs(ext["rel_error"]) < 0.1  # 30x beyond the fitted N
+    assert ext["by_D"]["heldout_D"] == D.max() and ext["by_D"]["fit_D_max"] == np.unique(D)[2]
+
+
+def test_exactly_determined_fit_is_flagged_without_intervals():
+    N = np.array([1e5, 1e5, 1e6, 1e6, 3e6])
+    D = np.array([1e6, 1e7, 1e6, 1e7, 3e6])
+    L = chinchilla.chinchilla_loss(N, D, **TRUE)
+    out = chinchilla.analyse(N, D, L, n_bootstrap=10)
+    assert out["converged"] is False and "no residual degrees of freedom" in out["status"]
+    assert out["ci"]["alpha"] == [None, None]

@@ -34,7 +34,9 @@ language.
         "converged": bool, "status": "converged" | "flagged: ...", "at_bounds": [names],
         "message": str, "nfev": int, "sigma_log": float or null,
         "n_points": int, "points": [[N, D, L], ...],
-        "bootstrap_converged": float or null}      # fraction of resamples that converged
+        "bootstrap_converged": float or null,      # fraction of resamples that converged
+        "frontier": [{"C", "N", "D", "tokens_per_param", "N_ci", "D_ci",
+                      "tokens_per_param_ci"}]}     # compute-optimal at C = 1e18..1e21 FLOPs
       or {"error": str}}}
 
 `extrapolation` (issue 15.8): the law refitted on the smaller half of the model sizes (the first
@@ -223,6 +225,39 @@ def _extrapolate(N, D, L, delta: float, along: str) -> dict:
     }
 
 
+FRONTIER_C = (1e18, 1e19, 1e20, 1e21)  # FLOPs: the paper's grid spans 6ND = 1.2e18 .. 1.2e21
+
+
+def frontier(params: Mapping[str, np.ndarray | float], C: float) -> dict[str, np.ndarray]:
+    """Compute-optimal N*, D* and D*/N* at C = 6 N D FLOPs (Chinchilla approach 3, closed form).
+
+    Minimising E + A N^-alpha + B D^-beta subject to 6 N D = C gives
+        N* = G (C/6)^(beta/(alpha+beta)),  D* = (C/6) / N*,
+        G = (alpha A / (beta B))^(1/(alpha+beta))
+    (Hoffmann et al. 2022, eq. 4). Arrays broadcast (bootstrap draws).
+    """
+    a, b = np.asarray(params["alpha"], float), np.asarray(params["beta"], float)
+    G = (a * np.asarray(params["A"], float) / (b * np.asarray(params["B"], float))) ** (1 / (a + b))
+    n_opt = G * (C / 6) ** (b / (a + b))
+    d_opt = (C / 6) / n_opt
+    return {"N": n_opt, "D": d_opt, "tokens_per_param": d_opt / n_opt}
+
+
+def frontiers(params: Mapping[str, float], draws: Mapping[str, np.ndarray] | None) -> list[dict]:
+    """N*(C), D*(C), D*/N* at FRONTIER_C with 95% bootstrap intervals (null without draws)."""
+    out = []
+    for C in FRONTIER_C:
+        point = frontier(params, C)
+        row: dict = {"C": C}
+        for k, v in point.items():
+            row[k] = float(v)
+            row[f"{k}_ci"] = (
+                engine.percentile_interval(frontier(draws, C)[k]) if draws else [None, None]
+            )
+        out.append(row)
+    return out
+
+
 def analyse(
     N,
     D,
@@ -260,6 +295,7 @@ def analyse(
     )
     ci: dict[str, list] = dict.fromkeys(PARAMS, [None, None])
     boot_conv = None
+    raw = None
     converged = out.converged
     if sigma is None:
         converged = False
@@ -301,6 +337,7 @@ def analyse(
         "n_points": int(N.size),
         "points": [[float(n), float(d), float(lv)] for n, d, lv in zip(N, D, L, strict=True)],
         "bootstrap_converged": boot_conv,
+        "frontier": frontiers(fit.params, raw),
     }
 
 
