@@ -533,3 +533,26 @@ def test_jsonl_bytes_that_are_not_utf8_use_the_fallback_encoding(tmp_path):
     assert corpus(*argv, "--out-dir", str(out)) == 0
     assert read(out, "python")[0]["content"] == "# caf\u00e9\nx = 1\n"
     assert json.loads((out / "stats.json").read_text())["python"]["fallback_decoded"]["kept"] == 1
+
+
+def test_shard_files_whose_names_are_not_utf8_are_read(tmp_path):
+    shards = os.fsencode(tmp_path / "shards")
+    os.makedirs(shards)
+    table = pa.table({"content": [PY], "repo_name": ["a/b"], "path": ["m.py"]})
+    with open(os.path.join(shards, b"caf\xe9.parquet"), "wb") as fh:  # pyarrow cannot open it
+        pq.write_table(table, fh)
+    with open(os.path.join(shards, b"na\xefve.jsonl"), "w") as fh:
+        fh.write(json.dumps({"content": PY + "y = 1\n", "repo": "c/d", "path": "n.py"}) + "\n")
+    out = tmp_path / "out"
+    argv = ["--source", "shards", "--paths", str(tmp_path / "shards"), "--languages", "python"]
+    assert corpus(*argv, "--out-dir", str(out)) == 0
+    rows = read(out, "python")
+    assert [(r["doc_id"], r["source"]) for r in rows] == [
+        ("caf\\xe9.parquet#0", "shards:caf\\xe9.parquet"),
+        ("na\\xefve.jsonl#0", "shards:na\\xefve.jsonl"),
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [i["path"] for i in manifest["inputs"]] == [
+        f"{tmp_path}/shards/caf\\xe9.parquet",
+        f"{tmp_path}/shards/na\\xefve.jsonl",
+    ]

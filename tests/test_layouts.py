@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from codescale.cli import main
 LAYOUTS = REPO / "tests" / "data" / "layouts"
 LANGS = ("python", "java", "go")  # the smoke study's
 EXT = {"python": ".py", "java": ".java", "go": ".go"}
+PY = "def f(x):\n    return x + 1\n"
+GO = "package main\n\nfunc f(x int) int {\n\treturn x + 1\n}\n"
+JAVA = "class M {\n    static int f(int x) {\n        return x + 1;\n    }\n}\n"
 
 # name -> (the config's corpus section, as a user writes it, relative to the repository)
 CONFIGS = {
@@ -45,6 +49,12 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, object]]:
     smoke = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     jobs = {name: ({"corpus": corpus}, ("--cores", "1")) for name, corpus in CONFIGS.items()}
     jobs["validation-0"] = ({"split": {"validation": 0, "test": 0.2}}, ("-n",))
+    odd = tmp_path_factory.mktemp("odd-names") / "src"  # a folder corpus, one name not UTF-8
+    for name, code in ((b"caf\xe9.py", PY), (b"M.java", JAVA), (b"m.go", GO)):
+        os.makedirs(os.path.join(os.fsencode(odd), b"repo"), exist_ok=True)
+        with open(os.path.join(os.fsencode(odd), b"repo", name), "w") as fh:
+            fh.write(code)
+    jobs["odd-name"] = ({"corpus": {"source": "directory", "paths": [str(odd)]}}, ("--cores", "1"))
 
     def one(name: str) -> tuple[Path, object]:
         work = tmp_path_factory.mktemp(name)
@@ -130,6 +140,20 @@ def test_split_validation_0_is_rejected_by_the_schema(runs):
     assert "training reports the validation loss of every language" in proc.stderr + proc.stdout
 
 
+@pytest.mark.workflow
+def test_a_file_name_that_is_not_utf8_is_read_through_the_workflow(runs):
+    """Snakemake cannot write such a name into its lock file: the file is read by the corpus
+    (named with \\xNN escapes) but not declared as an input."""
+    work = _ok(runs, "odd-name")
+    assert [r["path"] for r in _corpus(work, "python")] == ["repo/caf\\xe9.py"]
+    stats = json.loads((work / "results" / "corpus" / "stats.json").read_text())
+    assert stats["python"]["non_utf8_names"]["files"] == 1
+    assert (
+        "file name is not UTF-8, read as 'repo/caf\\\\xe9.py'"
+        in (work / "logs" / "corpus.log").read_text()
+    )
+
+
 def test_split_fractions_must_be_positive():
     base = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     for key in ("validation", "test"):
@@ -151,10 +175,6 @@ def test_column_defaults_are_null_so_detection_decides():
 def _shard(where: Path, **columns: list) -> None:
     where.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(columns), where)
-
-
-PY = "def f(x):\n    return x + 1\n"
-GO = "package main\n\nfunc f(x int) int {\n\treturn x + 1\n}\n"
 
 
 def test_per_language_folders_with_the_same_file_names_get_distinct_ids(tmp_path):

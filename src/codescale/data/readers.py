@@ -383,17 +383,23 @@ def _guarded(file: Path, kind: str, step: Callable[[], Any]) -> Any:
 def _parquet_rows(file: Path, override: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     import pyarrow.parquet as pq
 
-    pf = _guarded(file, "parquet", lambda: pq.ParquetFile(file))
-    cols = _resolve_columns(file, pf.schema_arrow.names, override)
-    wanted = [c for c in cols.values() if c is not None]
-    batches = iter(pf.iter_batches(batch_size=1024, columns=sorted(set(wanted))))
-    while True:
-        batch = _guarded(file, "parquet", lambda: next(batches, None))
-        if batch is None:
-            return
-        data = batch.to_pydict()
-        for i in range(batch.num_rows):
-            yield {k: (data[c][i] if c is not None else None) for k, c in cols.items()}
+    # opened here, not by pyarrow: pyarrow cannot open a name that is not UTF-8
+    try:
+        fh = open(file, "rb")  # noqa: SIM115 (closed by the with below)
+    except OSError as err:
+        raise CodescaleError(f"{shown(file)}: not a readable parquet file ({err})") from err
+    with fh:
+        pf = _guarded(file, "parquet", lambda: pq.ParquetFile(fh))
+        cols = _resolve_columns(file, pf.schema_arrow.names, override)
+        wanted = [c for c in cols.values() if c is not None]
+        batches = iter(pf.iter_batches(batch_size=1024, columns=sorted(set(wanted))))
+        while True:
+            batch = _guarded(file, "parquet", lambda: next(batches, None))
+            if batch is None:
+                return
+            data = batch.to_pydict()
+            for i in range(batch.num_rows):
+                yield {k: (data[c][i] if c is not None else None) for k, c in cols.items()}
 
 
 def _jsonl_rows(file: Path, override: Mapping[str, str]) -> Iterator[dict[str, Any]]:
