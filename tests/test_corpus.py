@@ -526,13 +526,20 @@ def test_broken_shards_are_errors_naming_the_file(tmp_path, capsys):
 
 def test_jsonl_bytes_that_are_not_utf8_use_the_fallback_encoding(tmp_path):
     shard = tmp_path / "part.jsonl"
-    line = b'{"content": "# caf\xe9\\nx = 1\\n", "repo": "r", "path": "m.py"}\n'
-    shard.write_bytes(line)
+    lines = [
+        b'{"content": "# caf\xe9\\nx = 1\\n", "repo": "r", "path": "m.py", "id": "a"}\n',
+        # a path that is not UTF-8, an id that is a lone surrogate (JSON escape)
+        b'{"content": "y = 2\\n", "repo": "r\xe9", "path": "n\xe9.py", "id": "\\ud800"}\n',
+    ]
+    shard.write_bytes(b"".join(lines))
     out = tmp_path / "out"
     argv = ["--source", "shards", "--paths", str(shard), "--languages", "python"]
     assert corpus(*argv, "--out-dir", str(out)) == 0
-    assert read(out, "python")[0]["content"] == "# caf\u00e9\nx = 1\n"
-    assert json.loads((out / "stats.json").read_text())["python"]["fallback_decoded"]["kept"] == 1
+    rows = {r["path"]: r for r in read(out, "python")}
+    assert rows["m.py"]["content"] == "# caf\u00e9\nx = 1\n"
+    assert (rows["n\\xe9.py"]["repo"], rows["n\\xe9.py"]["doc_id"]) == ("r\\xe9", "\\xed\\xa0\\x80")
+    st = json.loads((out / "stats.json").read_text())["python"]
+    assert st["fallback_decoded"]["kept"] == 1 and st["non_utf8_names"]["files"] == 1
 
 
 def test_shard_files_whose_names_are_not_utf8_are_read(tmp_path):

@@ -3,7 +3,8 @@
 Three sources feed one pipeline (read -> filter -> cap -> write):
 - registry: the embedded default, pinned Debian/npm packages (codescale.data.registry)
 - directory: local folders, language from file extension (codescale.data.readers)
-- shards: parquet/jsonl in The Stack v2 layout (codescale.data.readers)
+- shards: parquet/jsonl shards: The Stack v1/v2, StarCoderData, or any layout with named columns
+  (codescale.data.readers)
 
 The per-language byte cap is deterministic and independent of input order: files that passed the
 filters are ordered by a hash of their doc_id (for packages "package/path") and the longest prefix
@@ -11,9 +12,15 @@ of that order whose UTF-8 size fits the cap is kept. So a bigger cap keeps a sup
 package version changes only the files that changed. Selection streams with bounded memory (about
 one cap of text per language), which is what lets the same code read large shard sets.
 
+Every candidate file of a study language is counted under exactly one reason of
+codescale.data.filters.REASONS or as passed (then kept or over the cap); bad input (unreadable,
+special, symlinked, oversized, UTF-16, badly named files) is such a counted skip or a clear error,
+never a traceback. Files on disk are read one at a time after their stat size passed.
+
 Outputs in --out-dir: {lang}.parquet (doc_id, lang, repo, path, content, n_bytes, sha256, source;
-sorted by doc_id), stats.json ({lang: counts and bytes per filter reason, kept, fallback-decoded})
-and manifest.json (source, settings, every download or input with files/bytes kept per language).
+sorted by doc_id), stats.json ({lang: files and bytes per reason, passed_filters, over_cap, kept,
+fallback_decoded, bom_decoded, non_utf8_names}) and manifest.json (source, settings, every download
+or input with files/bytes kept per language; unlisted_folders: folders that could not be listed).
 """
 
 from __future__ import annotations
@@ -259,9 +266,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--download-dir", type=Path, default=None, metavar="DIR",
         help="download cache of --source registry (default: OUT_DIR/../downloads)")
     add("--paths", nargs="+", default=[], metavar="P",
-        help="root directories (--source directory) or shard files/dirs (--source shards)")
+        help="root directories (--source directory) or shard files, folders or glob patterns "
+        "(--source shards)")
     add("--column", nargs="+", action="extend", default=[], metavar="LOGICAL=NAME",
-        help="shard column name; LOGICAL is content, language, repo, path or id")
+        help="shard column name (default: detected); LOGICAL is content, language, repo, path "
+        "or id")
     add("--language-map", nargs="+", action="extend", default=[], metavar="VALUE=LANG",
         help="shard language value -> lang, or .ext=lang for file extensions")
     # fmt: on

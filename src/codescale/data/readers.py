@@ -21,6 +21,7 @@ Column names are detected (`SHARD_COLUMNS`, first present wins), which covers Th
 (content, lang, max_stars_repo_name, max_stars_repo_path, hexsha), StarCoderData (content,
 max_stars_repo_name, max_stars_repo_path, id) and The Stack v2 with contents (content, language,
 repo_name, path, blob_id); `corpus.columns.<logical>` names a column where detection would miss it.
+A jsonl shard's columns are those of its first row.
 
 Bad input is a counted skip or a clear error, never a traceback (reasons in
 codescale.data.filters): a symlink is never followed (counted `symlink`: its target may be another
@@ -104,6 +105,22 @@ def shown(path: str | os.PathLike[str]) -> str:
     can be neither written to parquet/JSON nor printed safely; this is what ids, paths, repo names
     and messages use instead."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def safe_text(value: str) -> str:
+    """A shard's repo/path/id value as valid UTF-8 text: a jsonl shard read with surrogateescape
+    (bytes that were not UTF-8) or with JSON escapes of lone surrogates gives strings parquet cannot
+    store; their bytes become `\\xNN` escapes, as in `shown`."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -471,13 +488,15 @@ def read_shards(
                         f"{shown(file)} row {row_no}: the {logical} column is null; every row "
                         f"needs {COLUMN_MEANING[logical]} (corpus.columns.{logical})"
                     )
-            doc_id = str(row["id"]) if row["id"] is not None else f"{rel}#{row_no}"
+            doc_id = safe_text(str(row["id"])) if row["id"] is not None else f"{rel}#{row_no}"
+            safe_path = safe_text(str(path))
             yield Candidate(
                 doc_id=doc_id,
                 lang=lang,
-                repo=str(row["repo"]),
-                path=str(path),
+                repo=safe_text(str(row["repo"])),
+                path=safe_path,
                 data=content,
                 source=f"shards:{rel}",
                 origin=shown(file),
+                odd_name=safe_path != str(path),
             )
