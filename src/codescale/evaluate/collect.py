@@ -12,7 +12,14 @@ D). Metric rows (column `metric`, then lang / src_lang / tgt_lang / seen, then v
 - translation_loss_x_to_all, translation_loss_all_to_x (lang = X; Figure 4);
 - translation_bleu: per direction (src_lang, tgt_lang, seen), greedy-translation BLEU (0-100), and
   translation_bleu_seen_mean, translation_bleu_unseen_mean (no lang); only with `evaluate --bleu`.
-A run without a translation evaluation (or without BLEU) simply has no such rows.
+- pass_at_k (with `--execute`, one JSON of `codescale execute` per executed run): per language
+  (lang) and k (in `src_lang`, e.g. "k=1"), the execution-based pass@k as a fraction (0-1);
+  execute_tasks: per language, the number of tasks scored (the n of Table 3's binomial
+  interval); execute_skipped: per language whose toolchain was missing, value NaN;
+  execute_task_passed: per language and task, the fraction of that task's samples that passed
+  (0 or 1 for greedy), with the task id in the extra column `task_id`.
+A run without a translation evaluation (or without BLEU, or without execution) simply has no such
+rows. The `task_id` column exists only when execution results are collected (null elsewhere).
 """
 
 from __future__ import annotations
@@ -117,7 +124,42 @@ def metric_rows(final_train_loss: float | None, ev: dict[str, Any]) -> list[dict
     return rows
 
 
-def collect(run_dirs: list[Path], evals: list[Path]) -> pl.DataFrame:
+def execute_rows(ex: dict[str, Any]) -> list[dict[str, Any]]:
+    """Metric rows of one `codescale execute` JSON (see the module doc)."""
+
+    def row(metric: str, value: Any, lang: str, k: str | None = None, task: str | None = None):
+        return {"metric": metric, "lang": lang, "src_lang": k, "tgt_lang": None, "seen": None,
+                "value": None if value is None else float(value), "task_id": task}  # fmt: skip
+
+    rows = []
+    per_task: dict[tuple[str, str], list[bool]] = {}
+    for r in ex.get("results") or []:
+        per_task.setdefault((r["lang"], r["task_id"]), []).append(bool(r["passed"]))
+    for lang in LANGUAGES:
+        info = (ex.get("languages") or {}).get(lang)
+        if not info:
+            continue
+        if info.get("status") != "ok":
+            rows.append(row("execute_skipped", float("nan"), lang))
+            continue
+        for k, v in sorted(info["pass_at_k"].items(), key=lambda kv: int(kv[0])):
+            rows.append(row("pass_at_k", v, lang, k=f"k={k}"))
+        rows.append(row("execute_tasks", info["n_tasks"], lang))
+        for (lg, task), passed in per_task.items():
+            if lg == lang:
+                rows.append(row("execute_task_passed", sum(passed) / len(passed), lang, task=task))
+    return rows
+
+
+def collect(
+    run_dirs: list[Path], evals: list[Path], executions: list[Path] | None = None
+) -> pl.DataFrame:
+    executed: dict[str, dict[str, Any]] = {}
+    for path in executions or []:
+        ex = _load(path, "execution")
+        if not ex.get("run"):
+            raise CodescaleError(f"{path}: no 'run' (not a `codescale execute` output?)")
+        executed[ex["run"]] = ex
     if len(run_dirs) != len(evals):
         raise CodescaleError(
             f"--run and --eval must pair up: {len(run_dirs)} runs, {len(evals)} evaluations"
@@ -130,6 +172,12 @@ def collect(run_dirs: list[Path], evals: list[Path]) -> pl.DataFrame:
         if ev.get("run") is not None and ev["run"] != cols["run"]:
             raise CodescaleError(f"{ev_path} evaluates run {ev['run']!r}, not {cols['run']!r}")
         rows += [{**cols, **m} for m in metric_rows(final, ev)]
+        if cols["run"] in executed:
+            rows += [{**cols, **m} for m in execute_rows(executed.pop(cols["run"]))]
+    if executed:
+        raise CodescaleError(f"--execute results for runs not collected: {sorted(executed)}")
+    if executions:
+        return pl.DataFrame(rows, schema={**SCHEMA, "task_id": pl.Utf8})
     return pl.DataFrame(rows, schema=SCHEMA)
 
 
@@ -137,12 +185,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", nargs="+", type=Path, required=True, help="run dirs")
     parser.add_argument("--eval", nargs="+", type=Path, required=True,
                         help="evaluation JSONs, same order as --run")  # fmt: skip
+    parser.add_argument("--execute", nargs="*", type=Path, default=[],
+                        help="codescale execute JSONs (any order; matched by run)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="results/collect/runs.parquet")
     parser.add_argument("--csv", type=Path, default=None, help="results/collect/runs.csv")
 
 
 def run(args: argparse.Namespace) -> None:
-    table = collect(args.run, args.eval)
+    table = collect(args.run, args.eval, args.execute)
     with atomic_path(args.out) as tmp:
         table.write_parquet(tmp)
     if args.csv is not None:

@@ -8,8 +8,9 @@ Decoding: greedy (argmax of the logits at the last position), no sampling, no KV
 context is re-run at every step). `generate` below is the general decoder (used by `codescale
 execute`): the same loop with a KV cache (`use_cache`, the default there) and optional temperature
 sampling; with the cache and temperature 0 it returns the same tokens as `greedy_generate`
-(tested), up to floating-point rounding in near-ties. An instance stops at `<|endoftext|>` (not part of the output) or
-after max_new_tokens = reference target tokens + 32, capped by `cap` (--bleu-max-new-tokens).
+(tested), up to floating-point rounding in near-ties. An instance stops at `<|endoftext|>` (not
+part of the output) or after max_new_tokens = reference target tokens + 32, capped by `cap`
+(--bleu-max-new-tokens).
 
 Context longer than the model's max_seq_len L: two positions are pinned, the source language tag
 (position 0, as every training document starts with a tag) and the target language tag (the

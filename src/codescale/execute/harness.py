@@ -38,11 +38,18 @@ from functools import cache
 from typing import Any
 
 from codescale.errors import CodescaleError
+from codescale.execute.printers import CS_PRINTER, JAVA_PRINTER, RUST_PRINTER
 from codescale.execute.problems import Problem
 from codescale.execute.sandbox import Limits, Outcome, Sandbox, run_sandboxed
 
 MARK = "@@R "
 COMPILE_FAILED = 97  # run.sh's exit status when the compile step fails
+# languages compiled and run in one step: what their stderr says when compiling failed
+COMPILE_SIGNS = {
+    "java": ("error: compilation failed",),
+    "python": ("SyntaxError:", "IndentationError:", "TabError:"),
+    "javascript": ("SyntaxError:",),
+}
 
 
 # ---------------------------------------------------------------- names
@@ -90,7 +97,7 @@ def split_type(t: str) -> tuple[str, list[str]]:
     head, inner = t[: t.index("<")], t[t.index("<") + 1 : t.rindex(">")]
     args, depth, cur = [], 0, ""
     for ch in inner:
-        depth += ch in "<([" 
+        depth += ch in "<(["
         depth -= ch in ">)]"
         if ch == "," and depth == 0:
             args.append(cur.strip())
@@ -139,7 +146,7 @@ def rust_string(s: str) -> str:
         elif ch == "\r":
             out.append("\\r")
         elif ord(ch) < 32 or ord(ch) > 126:
-            out.append("\\u{%x}" % ord(ch))
+            out.append(f"\\u{{{ord(ch):x}}}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
@@ -165,11 +172,19 @@ def lit_js(v: Any, t: str = "any") -> str:
         return "[" + ", ".join(lit_js(x, et) for x in v) + "]"
     if isinstance(v, dict):
         vt = args[1] if head == "dict" and len(args) == 2 else "any"
-        return "new Map([" + ", ".join(f"[{lit_js(k)}, {lit_js(x, vt)}]" for k, x in v.items()) + "])"
+        return (
+            "new Map([" + ", ".join(f"[{lit_js(k)}, {lit_js(x, vt)}]" for k, x in v.items()) + "])"
+        )
     raise CodescaleError(f"no JavaScript literal for {v!r}")
 
 
-_JAVA_BOX = {"int": "Integer", "double": "Double", "bool": "Boolean", "string": "String", "any": "Object"}
+_JAVA_BOX = {
+    "int": "Integer",
+    "double": "Double",
+    "bool": "Boolean",
+    "string": "String",
+    "any": "Object",
+}
 
 
 def java_type(t: str) -> str:
@@ -205,7 +220,9 @@ def lit_java(v: Any, t: str) -> str:
         return f"new ArrayList<{et}>(Arrays.<{et}>asList({items}))"
     if head == "dict":
         kt, vt = java_type(args[0]), java_type(args[1])
-        items = ", ".join(f"Map.entry({lit_java(k, args[0])}, {lit_java(x, args[1])})" for k, x in v.items())
+        items = ", ".join(
+            f"Map.entry({lit_java(k, args[0])}, {lit_java(x, args[1])})" for k, x in v.items()
+        )
         return f"new HashMap<{kt}, {vt}>(Map.<{kt}, {vt}>ofEntries({items}))"
     raise CodescaleError(f"no Java literal for .ped type {t!r}")
 
@@ -283,7 +300,20 @@ def lit_go(v: Any, t: str) -> str:
     raise CodescaleError(f"no Go literal for .ped type {t!r}")
 
 
-_RUST_INTS = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize"}
+_RUST_INTS = {
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+}
 
 
 def lit_rust(v: Any, rt: str) -> str:
@@ -334,143 +364,12 @@ def rust_signature(code: str, name: str) -> list[str]:
         raise CodescaleError(f"no `fn {name}` in the Rust program")
     depth, i = 1, m.end()
     while i < len(code) and depth:
-        depth += code[i] in "(<[" 
+        depth += code[i] in "(<["
         depth -= code[i] in ")>]"
         i += 1
     params = split_type("x<" + code[m.end() : i - 1] + ">")[1]
     return [p.split(":", 1)[1].strip() for p in params if ":" in p]
 
-
-# ---------------------------------------------------------------- printers (JSON writers)
-JAVA_PRINTER = r"""
-class CodescaleJson {
-    static String dump(Object o) {
-        if (o == null) return "null";
-        if (o instanceof Optional) { Optional<?> p = (Optional<?>) o; return p.isPresent() ? dump(p.get()) : "null"; }
-        if (o instanceof Boolean || o instanceof Integer || o instanceof Long || o instanceof Short || o instanceof Byte) return o.toString();
-        if (o instanceof java.math.BigInteger || o instanceof java.math.BigDecimal) return o.toString();
-        if (o instanceof Double || o instanceof Float) return o.toString();
-        if (o instanceof String || o instanceof Character) return str(o.toString());
-        if (o instanceof Map) {
-            StringBuilder b = new StringBuilder("{"); boolean first = true;
-            for (Map.Entry<?, ?> e : ((Map<?, ?>) o).entrySet()) {
-                if (!first) b.append(","); first = false;
-                b.append(str(String.valueOf(e.getKey()))).append(":").append(dump(e.getValue()));
-            }
-            return b.append("}").toString();
-        }
-        if (o instanceof Iterable) {
-            StringBuilder b = new StringBuilder("["); boolean first = true;
-            for (Object x : (Iterable<?>) o) { if (!first) b.append(","); first = false; b.append(dump(x)); }
-            return b.append("]").toString();
-        }
-        if (o.getClass().isArray()) {
-            StringBuilder b = new StringBuilder("[");
-            for (int i = 0; i < java.lang.reflect.Array.getLength(o); i++) { if (i > 0) b.append(","); b.append(dump(java.lang.reflect.Array.get(o, i))); }
-            return b.append("]").toString();
-        }
-        return str(o.toString());
-    }
-    static String str(String s) {
-        StringBuilder b = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            if (c == '"' || c == '\\') b.append('\\').append(c);
-            else if (c < 32) b.append(String.format("\\u%04x", (int) c));
-            else b.append(c);
-        }
-        return b.append("\"").toString();
-    }
-}
-"""
-
-CS_PRINTER = r"""
-static class CodescaleJson {
-    public static string Dump(object o) {
-        if (o == null) return "null";
-        if (o is bool) return ((bool) o) ? "true" : "false";
-        if (o is string || o is char) return Str(o.ToString());
-        if (o is double) return ((double) o).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        if (o is float) return ((float) o).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-        if (o is int || o is long || o is short || o is byte || o is uint || o is ulong || o is decimal || o is System.Numerics.BigInteger)
-            return Convert.ToString(o, System.Globalization.CultureInfo.InvariantCulture);
-        if (o is System.Collections.IDictionary) {
-            var b = new StringBuilder("{"); bool first = true;
-            foreach (System.Collections.DictionaryEntry e in (System.Collections.IDictionary) o) {
-                if (!first) b.Append(","); first = false;
-                b.Append(Str(Convert.ToString(e.Key, System.Globalization.CultureInfo.InvariantCulture))).Append(":").Append(Dump(e.Value));
-            }
-            return b.Append("}").ToString();
-        }
-        if (o is System.Collections.IEnumerable) {
-            var b = new StringBuilder("["); bool first = true;
-            foreach (object x in (System.Collections.IEnumerable) o) { if (!first) b.Append(","); first = false; b.Append(Dump(x)); }
-            return b.Append("]").ToString();
-        }
-        return Str(o.ToString());
-    }
-    static string Str(string s) {
-        var b = new StringBuilder("\"");
-        foreach (char c in s) {
-            if (c == '"' || c == '\\') b.Append('\\').Append(c);
-            else if (c < 32) b.Append(string.Format("\\u{0:x4}", (int) c));
-            else b.Append(c);
-        }
-        return b.Append("\"").ToString();
-    }
-}
-"""
-
-RUST_PRINTER = r"""
-mod codescale_json {
-    use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-    pub trait ToJson { fn to_json(&self) -> String; }
-    macro_rules! ints { ($($t:ty),*) => { $(impl ToJson for $t { fn to_json(&self) -> String { self.to_string() } })* } }
-    ints!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
-    impl ToJson for f64 { fn to_json(&self) -> String { format!("{:?}", self) } }
-    impl ToJson for f32 { fn to_json(&self) -> String { format!("{:?}", self) } }
-    impl ToJson for bool { fn to_json(&self) -> String { self.to_string() } }
-    pub fn s(x: &str) -> String {
-        let mut o = String::from("\"");
-        for c in x.chars() {
-            match c { '"' => o.push_str("\\\""), '\\' => o.push_str("\\\\"),
-                c if (c as u32) < 32 => o.push_str(&format!("\\u{:04x}", c as u32)), c => o.push(c) }
-        }
-        o.push('"'); o
-    }
-    impl ToJson for String { fn to_json(&self) -> String { s(self) } }
-    impl ToJson for str { fn to_json(&self) -> String { s(self) } }
-    impl ToJson for char { fn to_json(&self) -> String { s(&self.to_string()) } }
-    impl<T: ToJson + ?Sized> ToJson for &T { fn to_json(&self) -> String { (**self).to_json() } }
-    impl<T: ToJson + ?Sized> ToJson for Box<T> { fn to_json(&self) -> String { (**self).to_json() } }
-    impl<T: ToJson> ToJson for Option<T> {
-        fn to_json(&self) -> String { match self { Some(x) => x.to_json(), None => "null".into() } }
-    }
-    fn list<'a, T: ToJson + 'a>(it: impl Iterator<Item = &'a T>) -> String {
-        format!("[{}]", it.map(|x| x.to_json()).collect::<Vec<_>>().join(","))
-    }
-    impl<T: ToJson> ToJson for [T] { fn to_json(&self) -> String { list(self.iter()) } }
-    impl<T: ToJson> ToJson for Vec<T> { fn to_json(&self) -> String { list(self.iter()) } }
-    impl<T: ToJson> ToJson for VecDeque<T> { fn to_json(&self) -> String { list(self.iter()) } }
-    impl<T: ToJson> ToJson for HashSet<T> { fn to_json(&self) -> String { list(self.iter()) } }
-    impl<A: ToJson, B: ToJson> ToJson for (A, B) {
-        fn to_json(&self) -> String { format!("[{},{}]", self.0.to_json(), self.1.to_json()) }
-    }
-    impl<A: ToJson, B: ToJson, C: ToJson> ToJson for (A, B, C) {
-        fn to_json(&self) -> String { format!("[{},{},{}]", self.0.to_json(), self.1.to_json(), self.2.to_json()) }
-    }
-    fn key<K: ToJson>(k: &K) -> String { let j = k.to_json(); if j.starts_with('"') { j } else { s(&j) } }
-    impl<K: ToJson, V: ToJson> ToJson for HashMap<K, V> {
-        fn to_json(&self) -> String {
-            format!("{{{}}}", self.iter().map(|(k, v)| format!("{}:{}", key(k), v.to_json())).collect::<Vec<_>>().join(","))
-        }
-    }
-    impl<K: ToJson, V: ToJson> ToJson for BTreeMap<K, V> {
-        fn to_json(&self) -> String {
-            format!("{{{}}}", self.iter().map(|(k, v)| format!("{}:{}", key(k), v.to_json())).collect::<Vec<_>>().join(","))
-        }
-    }
-}
-"""
 
 PY_PRELUDE = (
     "from typing import *\n"
@@ -513,6 +412,13 @@ GO_PACKAGES = {
     "bits": "math/bits",
     "heap": "container/heap",
     "reflect": "reflect",
+    "os": "os",
+    "net": "net",
+    "time": "time",
+    "io": "io",
+    "bufio": "bufio",
+    "errors": "errors",
+    "rand": "math/rand",
     "slices": "golang.org/x/exp/slices",
 }
 
@@ -545,7 +451,8 @@ def go_minmax(code: str) -> str:
         if re.search(rf"(?<![\w.]){name}\(", bare) and not re.search(rf"func\s+{name}\b", bare):
             out += (
                 f"\n\nfunc {name}[T {GO_ORDERED}](a T, rest ...T) T {{\n"
-                f"    for _, b := range rest {{\n        if b {op} a {{\n            a = b\n        }}\n"
+                f"    for _, b := range rest {{\n        if b {op} a {{\n"
+                "            a = b\n        }\n"
                 "    }\n    return a\n}\n"
             )
     return out
@@ -569,13 +476,18 @@ class Language:
 
 
 LANGUAGES: dict[str, Language] = {
-    "python": Language("python", "main.py", ("python3",), 'cp "$SRC"/main.py . && {python3} main.py'),
-    "javascript": Language("javascript", "main.mjs", ("node",), 'cp "$SRC"/main.mjs . && {node} main.mjs'),
+    "python": Language(
+        "python", "main.py", ("python3",), 'cp "$SRC"/main.py . && {python3} main.py'
+    ),
+    "javascript": Language(
+        "javascript", "main.mjs", ("node",), 'cp "$SRC"/main.mjs . && {node} main.mjs'
+    ),
     "typescript": Language(
         "typescript",
         "main.ts",
         ("node", "tsc"),
-        'cp "$SRC"/main.ts . && {node} {tsc} --target es2021 --lib es2021 --module commonjs --noEmitOnError'
+        'cp "$SRC"/main.ts . && {node} {tsc} --target es2021 --lib es2021 --module commonjs'
+        " --noEmitOnError"
         " --skipLibCheck --outDir out main.ts >&2 || exit 97\n{node} out/main.js",
     ),
     "java": Language(
@@ -597,8 +509,14 @@ LANGUAGES: dict[str, Language] = {
         "main.go",
         ("go",),
         'cp "$SRC"/main.go . && {go} build -o main main.go >&2 || exit 97\n./main',
-        (("GOCACHE", "/tmp/.gocache"), ("GOPATH", "/tmp/.gopath"), ("GO111MODULE", "off"),
-         ("CGO_ENABLED", "0"), ("GOFLAGS", "-buildvcs=false"), ("GOTOOLCHAIN", "local")),
+        (
+            ("GOCACHE", "/tmp/.gocache"),
+            ("GOPATH", "/tmp/.gopath"),
+            ("GO111MODULE", "off"),
+            ("CGO_ENABLED", "0"),
+            ("GOFLAGS", "-buildvcs=false"),
+            ("GOTOOLCHAIN", "local"),
+        ),
     ),
     "rust": Language(
         "rust",
@@ -696,15 +614,21 @@ def assemble(problem: Problem, lang: str, code: str) -> str:
         return PY_PRELUDE + code + "\n\nimport json as __j\n" + "\n".join(lines) + "\n"
     if lang in ("javascript", "typescript"):
         rep = "(k, v) => (v instanceof Map ? Object.fromEntries(v) : v)"
-        lines = [f"console.log({MARK!r} + JSON.stringify({n}({', '.join(a)}), {rep}));" for n, a in calls]
+        lines = [
+            f"console.log({MARK!r} + JSON.stringify({n}({', '.join(a)}), {rep}));" for n, a in calls
+        ]
         prelude = JS_PRELUDE if lang == "javascript" else TS_PRELUDE
         return prelude + code + "\n\n" + "\n".join(lines) + "\n"
     if lang == "java":
         body = "\n".join(
-            f'        System.out.println("{MARK}" + CodescaleJson.dump(Global.{n}({", ".join(a)})));'
+            f'        System.out.println("{MARK}"'
+            f" + CodescaleJson.dump(Global.{n}({', '.join(a)})));"
             for n, a in calls
         )
-        main = f"public class Main {{\n    public static void main(String[] args) {{\n{body}\n    }}\n}}\n"
+        main = (
+            "public class Main {\n    public static void main(String[] args) {\n"
+            f"{body}\n    }}\n}}\n"
+        )
         return JAVA_PRELUDE + main + code + "\n" + JAVA_PRINTER
     if lang == "csharp":
         body = "\n".join(
@@ -791,7 +715,10 @@ def judge(problem: Problem, lang: str, outcome: Outcome) -> Verdict:
     if outcome.status in ("timeout", "output_limit", "signal"):
         reason = outcome.status
     elif outcome.status == "exit":
-        reason = "compile_error" if outcome.returncode == COMPILE_FAILED else "runtime_error"
+        compiled = outcome.returncode != COMPILE_FAILED and not any(
+            sign in outcome.stderr for sign in COMPILE_SIGNS.get(lang, ())
+        )
+        reason = "runtime_error" if compiled else "compile_error"
     elif good == n and len(lines) == n:
         return Verdict(True, "pass", good, n, outcome.wall_s, tail)
     else:
@@ -822,7 +749,9 @@ def execute_program(
         for i, d in enumerate(d for d in ro if not d.startswith(("/usr/", "/etc/"))):
             inside = f"/opt/codescale-toolchain-{i}"
             mounts.append((d, inside))
-            paths = {t: inside + p[len(d) :] if p.startswith(d + "/") else p for t, p in paths.items()}
+            paths = {
+                t: inside + p[len(d) :] if p.startswith(d + "/") else p for t, p in paths.items()
+            }
     script = spec.script.format(**paths)
     sb = Sandbox(sandbox.mode, [*sandbox.ro_paths, *mounts], sandbox.uid_base)
     files = {spec.source: source, "run.sh": script + "\n"}

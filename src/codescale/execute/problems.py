@@ -89,7 +89,7 @@ def _tokens(text: str, where: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise CodescaleError(f"{where}: cannot parse test value at {text[pos:pos + 30]!r}")
+            raise CodescaleError(f"{where}: cannot parse test value at {text[pos : pos + 30]!r}")
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
         pos = m.end()

@@ -64,7 +64,7 @@ def _scan_depth(text: str, depth: int, stop_at_zero: bool) -> tuple[int, int | N
             j = text.find("*/", i + 2)
             i = n if j < 0 else j + 2
             continue
-        if c in "\"`":
+        if c in '"`':
             j = i + 1
             while j < n and text[j] != c:
                 j += 2 if text[j] == "\\" else 1

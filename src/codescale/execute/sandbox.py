@@ -37,6 +37,7 @@ with no filesystem, network or pid isolation (documented as unsafe in the README
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import selectors
@@ -51,7 +52,12 @@ from pathlib import Path
 from codescale.errors import CodescaleError
 
 SYSTEM_RO = ("/usr", "/etc")
-SYMLINKS = (("usr/bin", "/bin"), ("usr/sbin", "/sbin"), ("usr/lib", "/lib"), ("usr/lib64", "/lib64"))
+SYMLINKS = (
+    ("usr/bin", "/bin"),
+    ("usr/sbin", "/sbin"),
+    ("usr/lib", "/lib"),
+    ("usr/lib64", "/lib64"),
+)
 SANDBOX_MODES = ("bwrap", "rlimits")
 
 
@@ -95,7 +101,9 @@ class Sandbox:
 
     def __post_init__(self) -> None:
         if self.mode not in SANDBOX_MODES:
-            raise CodescaleError(f"execute.sandbox must be one of {SANDBOX_MODES}, got {self.mode!r}")
+            raise CodescaleError(
+                f"execute.sandbox must be one of {SANDBOX_MODES}, got {self.mode!r}"
+            )
         if self.mode == "bwrap" and shutil.which("bwrap") is None:
             raise CodescaleError(
                 "bubblewrap (bwrap) not found: install it (scripts/setup-toolchains.sh,"
@@ -150,10 +158,8 @@ def _user_process_count() -> int:
     n = 0
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 n += d.stat().st_uid == uid
-            except OSError:
-                pass
     return n
 
 
@@ -215,8 +221,36 @@ def run_sandboxed(
             for k, v in env.items():
                 setenv += ["--setenv", k, v]
             cmd = [cmd[0], *setenv, *cmd[1:]]
-        extra = 0 if (sandbox.mode == "bwrap" and os.geteuid() == 0) else _user_process_count()
-        return _communicate(cmd, limits, _preexec(limits, extra), full_env, cwd)
+        own_uid = sandbox.mode == "bwrap" and os.geteuid() == 0
+        extra = 0 if own_uid else _user_process_count()
+        outcome = _communicate(cmd, limits, _preexec(limits, extra), full_env, cwd)
+        if own_uid:
+            _reap(sandbox.uid(slot))
+        return outcome
+
+
+def uid_processes(uid: int) -> list[int]:
+    """Pids of the processes whose owner is `uid` (the sandbox's own uid)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.stat().st_uid == uid:
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _reap(uid: int, wait_s: float = 5.0) -> None:
+    """Make sure no process of the sandbox's uid outlives it (the pid namespace's teardown after a
+    kill is asynchronous); SIGKILL any that is still there after `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while (pids := uid_processes(uid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _communicate(cmd, limits: Limits, preexec, env, cwd) -> Outcome:
@@ -284,7 +318,5 @@ def _communicate(cmd, limits: Limits, preexec, env, cwd) -> Outcome:
 
 def _kill(proc: subprocess.Popen) -> None:
     """SIGKILL the sandbox's process group (bwrap's monitor; its pid namespace dies with it)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
