@@ -283,7 +283,10 @@ def _filter_config(args: argparse.Namespace) -> FilterConfig:
         try:
             codecs.lookup(enc)
         except LookupError as err:
-            raise CodescaleError(f"--fallback-encoding {enc!r}: unknown encoding") from err
+            raise CodescaleError(
+                f"corpus.fallback_encoding (--fallback-encoding) {enc!r}: unknown encoding; "
+                "a Python codec name such as latin-1 or cp1252, or null"
+            ) from err
     for name in ("max_file_bytes", "max_line_length", "marker_lines"):
         if getattr(args, name) <= 0:
             raise CodescaleError(f"--{name.replace('_', '-')} must be positive")
