@@ -42,27 +42,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _launch(args: list[str], log_dir: Path, world: int = 2, env: dict | None = None) -> list:
-    """Start `world` ranks of `codescale <args>` with torchrun's environment variables."""
+def _launch(
+    args: list[str], log_dir: Path, world: int = 2, env: dict | None = None, slurm: bool = False
+) -> list:
+    """Start `world` ranks of `codescale <args>` with the environment torchrun gives its workers,
+    or (slurm=True) the one `srun --ntasks-per-node=<world>` gives its tasks on one node."""
     port = _free_port()
     procs = []
     log_dir.mkdir(parents=True, exist_ok=True)
     for rank in range(world):
         rank_env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("SLURM_")},
             **(env or {}),
             "PYTHONUNBUFFERED": "1",
             "PYTHONFAULTHANDLER": "1",  # a rank killed with SIGABRT on timeout shows its stack
             "OMP_NUM_THREADS": "1",
-            "TORCHELASTIC_RUN_ID": "test",
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(port),
-            "WORLD_SIZE": str(world),
-            "LOCAL_WORLD_SIZE": str(world),
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "GROUP_RANK": "0",
         }
+        if slurm:
+            rank_env.update(
+                SLURM_JOB_ID="4242",
+                SLURM_JOB_NAME="train_run",
+                SLURM_NODELIST="127.0.0.1",
+                SLURM_NNODES="1",
+                SLURM_NTASKS=str(world),
+                SLURM_NTASKS_PER_NODE=str(world),
+                SLURM_PROCID=str(rank),
+                SLURM_LOCALID=str(rank),
+                SLURM_NODEID="0",
+            )
+        else:
+            rank_env.update(
+                TORCHELASTIC_RUN_ID="test",
+                WORLD_SIZE=str(world),
+                LOCAL_WORLD_SIZE=str(world),
+                RANK=str(rank),
+                LOCAL_RANK=str(rank),
+                GROUP_RANK="0",
+            )
         out = open(log_dir / f"rank{rank}.log", "w")  # noqa: SIM115 (closed by _wait_all)
         procs.append(
             subprocess.Popen(
@@ -153,6 +171,11 @@ def test_ranks_from_launcher_environment() -> None:
     assert (r.launcher, r.devices, r.num_nodes) == ("slurm", 2, 3)
     with pytest.raises(CodescaleError, match="--ntasks-per-node"):
         resolve_ranks("auto", 1, {"SLURM_NTASKS": "2", "SLURM_NNODES": "1"})
+    # a 1-task srun step inside a job allocated with --ntasks-per-node=2: the step's counts win
+    step = {**slurm, "SLURM_STEP_NUM_TASKS": "1", "SLURM_STEP_TASKS_PER_NODE": "1"}
+    step["SLURM_STEP_NUM_NODES"] = "1"
+    r = resolve_ranks("auto", 1, step)
+    assert (r.launcher, r.devices, r.num_nodes) == ("slurm", 1, 1)
     assert resolve_ranks("1", 1, {}).launcher == "single"
     line = "JobId=7 JobName=train_run StartTime=2026-11-30T12:00:00 EndTime=2026-11-30T14:00:00 X=1"
     assert parse_end_time(line) - parse_end_time(line.replace("T14:00", "T12:00")) == 7200
@@ -187,8 +210,9 @@ def test_gradient_accumulation_matches_one_big_batch(
     assert (m["micro_batch_size"], m["grad_accum_steps"], m["strategy"]) == (2, 4, "none")
     diff1 = _max_diff(_weights(single_ref), _weights(tmp_path / "one"))
     two = _train_args(corpus, tmp_path / "two", tmp_path / "c2", *EXTRA, "--micro-batch-size", "2")
-    procs = _launch(two, tmp_path / "logs")
+    procs = _launch(two, tmp_path / "logs", slurm=True)  # ranks from srun's variables
     assert _wait_all(procs) == [0, 0], _logs(procs)
+    assert "2 rank(s) (slurm)" in _logs(procs)
     m = _metrics(tmp_path / "two")
     assert (m["micro_batch_size"], m["grad_accum_steps"], m["world_size"]) == (2, 2, 2)
     diff2 = _max_diff(_weights(ddp_ref), _weights(tmp_path / "two"))
@@ -256,7 +280,8 @@ def test_fsdp_two_ranks_sharded_checkpoint_and_resume(
 ) -> None:
     """FSDP2 on 2 CPU ranks with activation checkpointing and 2 micro-batches: trains like DDP,
     checkpoints sharded (a directory of per-rank DCP files behind the last.ckpt link), and a
-    stopped + resumed run ends with the weights of the uninterrupted FSDP run."""
+    run stopped by the job's time limit (agreed by both ranks: the end time is read on rank 0
+    and broadcast) and resumed ends with the weights of the uninterrupted FSDP run."""
     opts = (*EXTRA, "--strategy", "fsdp", "--activation-checkpointing", "--micro-batch-size", "2")
     ref = _train_args(corpus, tmp_path / "ref", tmp_path / "ref_ckpt", *opts, "--keep-checkpoint")
     procs = _launch(ref, tmp_path / "logs0")
@@ -272,16 +297,27 @@ def test_fsdp_two_ranks_sharded_checkpoint_and_resume(
     diff_ddp = _max_diff(full, _weights(ddp_ref))
 
     ckpt = tmp_path / "ckpt"
-    args = _train_args(corpus, tmp_path / "out", ckpt, *opts, "--checkpoint-every", "4")
-    procs = _launch(args, tmp_path / "logs1")
-    codes, took = _sigterm_mid_run(procs, ckpt, target=0)
-    assert codes == [EXIT_RESUBMIT, EXIT_RESUBMIT], _logs(procs)
+    args = _train_args(
+        corpus,
+        tmp_path / "out",
+        ckpt,
+        *opts,
+        "--checkpoint-every",
+        "4",
+        "--stop-before-end-s",
+        "600",
+    )
+    # the job "ends" in 60 s, less than the 600 s asked for: stop after the first step
+    procs = _launch(args, tmp_path / "logs1", env={"CODESCALE_JOB_END_TIME": str(time.time() + 60)})
+    assert _wait_all(procs) == [EXIT_RESUBMIT, EXIT_RESUBMIT], _logs(procs)
+    assert "time limit near: checkpoint at step 1/47; resubmit to continue" in _logs(procs)
     stopped = _step_of(ckpt)
-    assert (ckpt / "last.ckpt").resolve().name == f"sharded-step{stopped:09d}"
-    procs = _launch(args, tmp_path / "logs2")
+    assert stopped == 1 and (ckpt / "last.ckpt").resolve().name == "sharded-step000000001"
+    procs = _launch(args, tmp_path / "logs2")  # no end time known: runs to the end
     assert _wait_all(procs) == [0, 0], _logs(procs)
     got = _metrics(tmp_path / "out")
     assert got["resumed_from_step"] == stopped and got["segments"] == 2
+    assert got["stops"] == [{"step": 1, "reason": "time_limit"}]
     diff = _max_diff(full, _weights(tmp_path / "out"))
     print(f"FSDP vs DDP {diff_ddp:.3g}; FSDP stopped at {stopped}, resumed vs uninterrupted {diff}")
     assert diff_ddp < TOL and diff == 0.0

@@ -50,8 +50,8 @@ def ladder_lr(n_params: int) -> float:
 def batch_sequences(n_params: int, seq_len: int, multiple: int = 1) -> int:
     """The ladder batch as a number of sequences of `seq_len`, rounded to a multiple of `multiple`.
 
-    `multiple` is the data-parallel world size times the micro-batch count, so every rank gets the
-    same share; at least one sequence per share.
+    `multiple` is the data-parallel world size times the micro-batch size, so every rank gets the
+    same share and it splits into whole micro-batches; at least one sequence per micro-batch.
     """
     seqs = ladder_batch_tokens(n_params) / seq_len
     return max(multiple, multiple * round(seqs / multiple))

@@ -79,6 +79,9 @@ class Ranks:
         )
 
         if self.launcher == "slurm":
+            # Lightning checks SLURM_NTASKS(_PER_NODE) against devices: give it the step's counts
+            os.environ["SLURM_NTASKS"] = str(self.world_size)
+            os.environ["SLURM_NTASKS_PER_NODE"] = str(self.devices)
             return SLURMEnvironment(auto_requeue=False)
         if self.launcher == "torchrun":
             return TorchElasticEnvironment()
@@ -108,14 +111,19 @@ def resolve_ranks(devices: str | int, num_nodes: int, env: dict[str, str] | None
         return Ranks("torchrun", local, world // local)
     slurm = "SLURM_NTASKS" in env and env.get("SLURM_JOB_NAME") not in ("bash", "interactive")
     if slurm:
-        nodes = _leading_int(env.get("SLURM_NNODES", "1"), "SLURM_NNODES")
-        ntasks = _leading_int(env["SLURM_NTASKS"], "SLURM_NTASKS")
-        if ntasks > 1 and "SLURM_NTASKS_PER_NODE" not in env:
+        # inside `srun` the step's own counts (SLURM_STEP_*) win over the allocation's, which a
+        # job step inherits from sbatch (e.g. --ntasks-per-node=8 for the job, srun -n1 a step)
+        nodes = _leading_int(
+            env.get("SLURM_STEP_NUM_NODES", env.get("SLURM_NNODES", "1")), "SLURM_NNODES"
+        )
+        ntasks = _leading_int(env.get("SLURM_STEP_NUM_TASKS", env["SLURM_NTASKS"]), "SLURM_NTASKS")
+        per_node_var = env.get("SLURM_STEP_TASKS_PER_NODE", env.get("SLURM_NTASKS_PER_NODE"))
+        if ntasks > 1 and per_node_var is None:
             raise CodescaleError(
                 f"SLURM_NTASKS={ntasks} without SLURM_NTASKS_PER_NODE: start the ranks with "
                 "`srun --ntasks-per-node=G` (Lightning needs it)"
             )
-        per_node = _leading_int(env.get("SLURM_NTASKS_PER_NODE", "1"), "SLURM_NTASKS_PER_NODE")
+        per_node = _leading_int(per_node_var or "1", "SLURM_NTASKS_PER_NODE")
         if per_node * nodes != ntasks:
             raise CodescaleError(
                 f"SLURM_NTASKS={ntasks} is not SLURM_NTASKS_PER_NODE={per_node} x "

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import logging
 import math
 import os
@@ -484,6 +485,11 @@ def _run(args: argparse.Namespace) -> None:
     if bar is not None:
         bar.close()
     state = _full_state(raw_module, net, strategy)
+    # free the training state (sharded or not) before rank 0 evaluates a full copy on the device
+    model = optimizer = net = raw_module = raw_opt = None  # cells of save(): assign, not del
+    gc.collect()
+    if fabric.device.type == "cuda":
+        torch.cuda.empty_cache()
     if rank != 0:
         return
     _write_outputs(
