@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mixture": ("codescale.train.mixture", "resolve one run's sampling plan"),
     "train": ("codescale.train.run", "train one model on one mixture"),
     "evaluate": ("codescale.evaluate.run", "validation loss, bits/byte and translation loss"),
+    "execute": ("codescale.execute.run", "generate code for held-out tasks, run tests: pass@k"),
     "collect": ("codescale.evaluate.collect", "gather every run into one tidy table"),
     "fit": ("codescale.laws.run", "fit the paper's scaling laws with lmfit"),
     "allocate": ("codescale.laws.allocate", "optimise per-language token allocation"),

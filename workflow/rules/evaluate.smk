@@ -53,6 +53,7 @@ rule collect:
     """Every run's config and metrics in one tidy table: the single input of fits and figures."""
     input:
         expand(rules.evaluate_run.output, run=RUNS),
+        execute_outputs(RUNS),
     output:
         parquet=f"{RESULTS}/collect/runs.parquet",
         csv=report(
@@ -63,6 +64,6 @@ rule collect:
     log:
         "logs/collect.log",
     params:
-        args=collect_args(list(RUNS)),
+        args=" ".join(filter(None, [collect_args(list(RUNS)), flags(execute=execute_outputs(RUNS))])),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"
