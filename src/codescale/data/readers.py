@@ -269,8 +269,8 @@ def read_directories(
     for root in roots:
         if not root.is_dir():
             raise CodescaleError(
-                f"corpus.paths: source 'directory' reads folders (each subfolder a repository), "
-                f"got a file: {shown(root)}"
+                f"corpus.paths: source 'directory' reads folders (each subfolder a repository); "
+                f"not a folder: {shown(root)}"
             )
         name = shown(root.name or root.resolve().name)
         if name in names:
