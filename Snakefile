@@ -15,6 +15,17 @@ from codescale.errors import CodescaleError
 
 min_version("9.0")
 
+# Rules call the project's own `codescale` command: the one installed beside the Python running
+# Snakemake (the project's .venv), whatever the caller activated (`bash scripts/study.sh` activates
+# nothing). Slurm jobs re-run this file with the same interpreter, so they find it the same way.
+# (PATH is always set, so it needs no `envvars:` assertion.)
+_BIN = os.path.dirname(sys.executable)
+os.environ.update(
+    PATH=os.pathsep.join(
+        [_BIN, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != _BIN)]
+    )
+)
+
 
 # The default study, unless the command line names its own config file(s): then those alone
 # (plus schema defaults) define the study, so keys of the default study never leak into it.

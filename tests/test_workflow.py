@@ -3,6 +3,7 @@ not rerun, and changing one knob reruns exactly what depends on it."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -10,23 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from conftest import REPO, snakemake
+from conftest import REPO, planned_jobs, snakemake
 
 from codescale import config as cs_config
 from codescale import study
 
 pytestmark = pytest.mark.workflow
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """Rule -> job count from a dry run's 'Job stats' table."""
-    table = output.split("Job stats:")[1] if "Job stats:" in output else ""
-    jobs = {}
-    for line in table.splitlines():
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if match and match.group(1) != "total":
-            jobs[match.group(1)] = int(match.group(2))
-    return jobs
 
 
 def test_dry_run_shows_the_plan_and_its_cost(tmp_path):
@@ -82,3 +72,39 @@ def test_html_report_has_every_figure(smoke_run: Path):
     html = report.read_text(errors="replace")
     for name in ("fig2_per_language", "fig4_translation_directions", "table1_synergy", "runs.csv"):
         assert name in html
+
+
+def test_smoke_plan_lists_every_run(smoke_run: Path):
+    with open(smoke_run / "results" / "plan.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
+    assert [row["run"] for row in rows] == [run.name for run in runs]
+
+
+@pytest.mark.parametrize("config", ["smoke.yaml", "config.yaml", "paper.yaml"])
+def test_plan_target_builds_for_every_config(config, tmp_path):
+    """The plan rule passes the config as a function param, so `{src}`-style templates in it
+    (parallel.prompt_template) are not taken for wildcards."""
+    proc = snakemake(
+        tmp_path,
+        "-n",
+        "--configfile",
+        str(REPO / "config" / config),
+        targets=("plan",),
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc.stdout + proc.stderr) == {"plan": 1}
+
+
+def test_a_run_outside_the_study_is_named_with_the_study_runs(tmp_path):
+    target = "results/runs/mono/python/20K_d200K/metrics.json"  # a default-study run
+    proc = snakemake(tmp_path, "-n", targets=(target,), timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "run 'mono/python/20K_d200K' is not in this study" in out
+    assert "smoke.yaml" in out
+    listed = re.search(r"its 'mono' runs are: (.*)", out).group(1).split(", ")
+    runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
+    assert listed == [run.name for run in runs if run.name.startswith("mono/")]
+    assert "KeyError" not in out

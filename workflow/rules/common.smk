@@ -5,7 +5,12 @@ import os
 import shlex
 from pathlib import Path
 
-REPO = Path(workflow.basedir)
+from codescale.data import readers as cs_readers
+from codescale.data import registry as cs_registry
+
+# The checkout, symlinks resolved: the same checkout reached through a symlinked home gives the
+# same paths, so nothing reruns (a relative config path is relative to it, whatever --directory).
+REPO = Path(os.path.realpath(workflow.basedir))
 RESULTS = "results"
 CORPUS = config["corpus"]
 DEDUP = config["dedup"]
@@ -19,6 +24,7 @@ PAIR_FORMATS = (
     .get("formats", ["shuffled", "direct", "prompt"])
 )
 ALLOC_STUDY = config["studies"].get("allocation", {})
+
 
 TOKENIZER = f"{RESULTS}/tokenizer/tokenizer.json"
 HELDOUT = f"{RESULTS}/pairs/heldout.parquet"
@@ -66,9 +72,70 @@ def flags(**options):
 
 
 def repo_path(path):
-    """A config path relative to the repository, seen from the working directory."""
+    """A config path (relative ones are relative to the repository) as rules see it: absolute
+    stays absolute; relative becomes relative to the working directory, both sides with symlinks
+    resolved. So it does not change when the checkout moves together with its results, or is
+    reached through another path (it is an input/param: a change would rerun the rule)."""
     p = Path(path)
-    return str(p) if p.is_absolute() else os.path.relpath(REPO / p)
+    if p.is_absolute():
+        return str(p)
+    return os.path.relpath(os.path.realpath(REPO / p), os.path.realpath(os.getcwd()))
+
+
+def registry_list():
+    """The pinned registry source list: corpus.registry_sources, else the packaged one."""
+    if CORPUS["registry_sources"]:
+        return repo_path(CORPUS["registry_sources"])
+    packaged = Path(cs_registry.__file__).parent / cs_registry.DEFAULT_SOURCES
+    return os.path.relpath(os.path.realpath(packaged), os.path.realpath(os.getcwd()))
+
+
+def corpus_paths():
+    """`corpus.paths` as rules see them (repo_path; glob patterns stay patterns)."""
+    return [repo_path(p) for p in CORPUS["paths"]]
+
+
+def corpus_inputs(wildcards):
+    """What the corpus is made of, declared so that an added, removed or edited file reruns the
+    corpus: the registry source list, or the files `codescale corpus` reads, listed by its own
+    readers (the regular files with a study language's extension under each directory root;
+    the shard files, folders and globs expanded). A bad path fails here, naming it."""
+    if CORPUS["source"] == "registry":
+        return [registry_list()]
+    try:
+        if CORPUS["source"] == "shards":
+            files = [str(f) for f in cs_readers.shard_files(corpus_paths())]
+        else:
+            items = [f"{k}={v}" for k, v in CORPUS["language_map"].items()]
+            ext_map = {**cs_readers.EXTENSION_LANGUAGE, **cs_readers.parse_language_map(items)[0]}
+            files = [
+                c.file
+                for c in cs_readers.read_directories(corpus_paths(), LANGS, ext_map)
+                if c.reason is None
+            ]
+        # a name that is not UTF-8 cannot go into Snakemake's lock file: the corpus reads such a
+        # file (named with \xNN escapes), it is just not declared
+        return [f for f in files if cs_readers.shown(f) == f]
+    except CodescaleError as err:
+        raise WorkflowError(f"corpus: {err}") from None
+
+
+def run_spec(name):
+    """The run spec of a run name; a name outside the study fails with the study's runs of
+    that family, in the study's order (a typo or a run of another config is the usual cause)."""
+    if name in RUNS:
+        return RUNS[name]
+    family = name.split("/")[0]
+    same = [n for n in RUNS if n.split("/")[0] == family]
+    shown = ", ".join(same[:60]) + (f", ... ({len(same) - 60} more)" if len(same) > 60 else "")
+    configs = ", ".join(map(str, workflow.configfiles))
+    listing = (
+        f"its {family!r} runs are: {shown}"
+        if same
+        else f"it has no {family!r} runs; its families: "
+        + ", ".join(dict.fromkeys(n.split("/")[0] for n in RUNS))
+    )
+    raise WorkflowError(f"run {name!r} is not in this study (config: {configs}); {listing}")
 
 
 def shard(lang, split):
@@ -103,7 +170,7 @@ def mixture_sources(run):
 
 
 def mixture_inputs(wildcards):
-    run = RUNS[wildcards.run]
+    run = run_spec(wildcards.run)
     langs = list(run.weights) if run.weights else LANGS
     files = [shard_done(lang, "train") for lang in langs]
     if run.pair_format and run.parallel_share > 0:
@@ -114,7 +181,7 @@ def mixture_inputs(wildcards):
 
 
 def mixture_args(wildcards):
-    run = RUNS[wildcards.run]
+    run = run_spec(wildcards.run)
     return flags(
         run=run.name,
         spec_json=json.dumps(run.to_dict(), sort_keys=True),
@@ -128,7 +195,7 @@ def mixture_args(wildcards):
 
 def train_args(wildcards):
     return flags(
-        size=RUNS[wildcards.run].size,
+        size=run_spec(wildcards.run).size,
         val=[f"{lang}={token_prefix(lang, 'validation')}" for lang in LANGS],
         seq_len=TRAIN["seq_len"],
         batch_size=TRAIN["batch_size"],
@@ -144,7 +211,7 @@ def train_args(wildcards):
 
 def translated(wildcards):
     """Translation loss is measured on the runs of the studies that use it (config)."""
-    return RUNS[wildcards.run].study in EVAL["translation_studies"]
+    return run_spec(wildcards.run).study in EVAL["translation_studies"]
 
 
 def evaluate_args(wildcards):
@@ -152,7 +219,7 @@ def evaluate_args(wildcards):
         test=[f"{lang}={token_prefix(lang, 'test')}" for lang in LANGS],
         translation_test=TRANSLATION_TEST if translated(wildcards) else None,
         # A model is tested in the pair format it saw; the shuffled baseline in the direct one.
-        format="prompt" if RUNS[wildcards.run].pair_format == "prompt" else "direct",
+        format="prompt" if run_spec(wildcards.run).pair_format == "prompt" else "direct",
         prompt_template=PAR["prompt_template"],
         max_tokens_per_language=EVAL["max_tokens_per_language"],
         batch_size=EVAL["batch_size"],
@@ -173,3 +240,31 @@ def figure_fits(wildcards):
     if ALLOC_STUDY.get("enabled", bool(ALLOC_STUDY)):
         files.append(ALLOCATION)
     return files
+
+
+# Slurm settings that only say where jobs go: no plan, artifact or cost depends on them.
+SLURM_PLACEMENT = ("train_partition", "cpu_partition", "account")
+
+
+def plan_config():
+    """The part of the config `codescale plan` reads (the runs, their sizes and costs)."""
+    return {
+        "languages": LANGS,
+        "studies": config["studies"],
+        "tokenizer": {"vocab_size": TOK["vocab_size"]},
+        "train": {"seq_len": TRAIN["seq_len"]},
+        "plan": config["plan"],
+        "slurm": {k: v for k, v in config["slurm"].items() if k not in SLURM_PLACEMENT},
+    }
+
+
+# Command-line values that change no artifact reach their rules as environment variables, not
+# params, so a change reruns nothing (and the shell command, which Snakemake's code trigger
+# compares as written, stays the same): the registry download cache (relative to the working
+# directory) and where the parallel data sets are read from (every file is checked against its
+# pinned sha256, wherever it comes from; "" = download). Slurm jobs rerun this file, so they set
+# the same values.
+os.environ.update(
+    CODESCALE_DOWNLOAD_DIR=CORPUS["download_dir"],
+    CODESCALE_PARALLEL_DIR=repo_path(PAR["path"]) if PAR["path"] else "",
+)

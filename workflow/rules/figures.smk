@@ -42,6 +42,8 @@ rule plan:
     log:
         "logs/plan.log",
     params:
-        config_json=json.dumps(config, sort_keys=True),
+        # What the plan reads, as JSON; a function, so `{src}`-style templates elsewhere in the
+        # config are not taken for wildcards, and no setting the plan ignores reruns it.
+        config_json=lambda wildcards: json.dumps(plan_config(), sort_keys=True),
     shell:
         "printf '%s' {params.config_json:q} | codescale plan --config - --out {output} > {log} 2>&1"

@@ -29,12 +29,13 @@ rule allocate:
         "logs/allocate.log",
     params:
         fits=lambda wildcards, input: os.path.dirname(input.fits[0]),
-        args=lambda wildcards, input: flags(
+        # `lambda wildcards` only: Snakemake leaves params of `input`/`output` out of its check.
+        args=lambda wildcards: flags(
             size=ALLOC_STUDY.get("size"),
             tokens=int(ALLOC_STUDY.get("tokens", 0)) or None,
             repetition_cap=ALLOC_STUDY.get("repetition_cap"),
             seed=config["seed"],
-            available=[f"{lang}={path}" for lang, path in zip(LANGS, input.available)],
+            available=[f"{lang}={shard_done(lang, 'train')}" for lang in LANGS],
         ),
     shell:
         "codescale allocate --fits-dir {params.fits} {params.args} --out {output} > {log} 2>&1"

@@ -1,15 +1,13 @@
 rule fetch_parallel:
-    """Parallel data sets from the configured folder or their pinned URLs, checksums verified."""
+    """Parallel data sets from the configured folder or their pinned URLs, checksums verified.
+    The folder is no param (any source gives the same files): $CODESCALE_PARALLEL_DIR."""
     output:
         directory("resources/parallel"),
     log:
         "logs/fetch_parallel.log",
-    params:
-        args=lambda wildcards: flags(
-            source_dir=repo_path(PAR["path"]) if PAR["path"] else None
-        ),
     shell:
-        "codescale fetch-parallel {params.args} --out-dir {output} > {log} 2>&1"
+        'codescale fetch-parallel ${{CODESCALE_PARALLEL_DIR:+--source-dir "$CODESCALE_PARALLEL_DIR"}}'
+        " --out-dir {output} > {log} 2>&1"
 
 
 rule parallel_tasks:

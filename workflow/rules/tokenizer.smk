@@ -7,8 +7,9 @@ rule tokenizer:
     log:
         "logs/tokenizer.log",
     params:
-        args=lambda wildcards, input: flags(
-            input=[f"{lang}={path}" for lang, path in zip(LANGS, input)],
+        # `lambda wildcards` only: Snakemake leaves params of `input`/`output` out of its check.
+        args=lambda wildcards: flags(
+            input=[f"{lang}={RESULTS}/split/{lang}/train.parquet" for lang in LANGS],
             vocab_size=TOK["vocab_size"],
             sample_bytes_per_language=TOK["sample_bytes_per_language"],
             seed=config["seed"],
