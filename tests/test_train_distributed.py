@@ -371,3 +371,70 @@ def test_grace_time_ends_a_stuck_stop(tmp_path: Path) -> None:
     assert res.returncode == EXIT_RESUBMIT, res.stderr
     assert "stop checkpoint not complete" in res.stderr
     assert took < 15, took
+
+
+def test_sharded_checkpoint_is_published_only_when_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sharded save that dies half-way (here: DCP raises after writing part of a shard) leaves
+    last.ckpt on the previous complete checkpoint, which loads; the next good save publishes
+    its own directory and removes the debris. One gloo rank in this process, real FSDP2."""
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    from codescale.model import presets
+    from codescale.model.llama import ModelConfig, Transformer
+    from codescale.train.checkpoint import load_sharded, read_meta, save_sharded
+    from codescale.train.module import LossModule
+
+    dist.init_process_group(
+        "gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1
+    )
+    try:
+        torch.manual_seed(0)
+        mesh = init_device_mesh("cpu", (1,))
+        module = LossModule(Transformer(ModelConfig(**presets.model_config("5K", 64, 16))))
+        for block in module.net.layers:
+            fully_shard(block, mesh=mesh)
+        fully_shard(module, mesh=mesh)
+        opt = torch.optim.AdamW(module.parameters(), lr=1e-2)
+        tokens = torch.randint(0, 64, (2, 17))
+
+        def step() -> None:
+            module(tokens[:, :-1], tokens[:, 1:]).backward()
+            opt.step()
+            opt.zero_grad()
+
+        def weights() -> dict[str, torch.Tensor]:
+            return {k: v.full_tensor().clone() for k, v in module.state_dict().items()}
+
+        ckpt = tmp_path / "ckpt"
+        ckpt.mkdir()
+        step()
+        save_sharded(ckpt, 1, module, opt, {"fingerprint": "x"}, 0, lambda: None)
+        at_1 = weights()
+        step()
+        real_save = dcp.save
+
+        def dies_half_way(state: dict, checkpoint_id: str) -> None:
+            Path(checkpoint_id).mkdir(parents=True, exist_ok=True)
+            (Path(checkpoint_id) / "__0_0.distcp").write_bytes(b"half a shard")
+            raise OSError("killed while writing")
+
+        monkeypatch.setattr(dcp, "save", dies_half_way)
+        with pytest.raises(OSError, match="killed while writing"):
+            save_sharded(ckpt, 2, module, opt, {"fingerprint": "x"}, 0, lambda: None)
+        last = ckpt / "last.ckpt"
+        assert last.resolve().name == "sharded-step000000001"
+        assert read_meta(last)["global_step"] == 1
+        assert (ckpt / ".sharded-step000000002.tmp").exists()  # debris, never published
+        assert _max_diff(weights(), at_1) > 0
+        load_sharded(last, module, opt)
+        assert _max_diff(weights(), at_1) == 0.0
+        monkeypatch.setattr(dcp, "save", real_save)
+        save_sharded(ckpt, 2, module, opt, {"fingerprint": "x"}, 0, lambda: None)
+        assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt", "sharded-step000000002"]
+    finally:
+        dist.destroy_process_group()

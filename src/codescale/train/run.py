@@ -30,6 +30,7 @@ import gc
 import logging
 import math
 import os
+import signal
 import sys
 import time
 import warnings
@@ -62,7 +63,6 @@ from codescale.train.hparams import HParams, batch_sequences, ladder_lr
 from codescale.train.launch import (
     REASONS,
     SIGNAL,
-    STOP_SIGNALS,
     StopControl,
     StopRun,
     job_end_time,
@@ -92,7 +92,6 @@ PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
     ("A100", 312e12),
 )
 STRATEGIES = ("auto", "ddp", "fsdp")
-__all__ = ["STOP_SIGNALS", "peak_flops", "run", "configure", "validation_loss"]
 
 
 def peak_flops(device_name: str) -> float | None:
@@ -216,7 +215,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--accelerator", default="auto")
     parser.add_argument(
-        "--devices", default="auto", help="one plain process only; srun/torchrun set the ranks"
+        "--devices",
+        default="auto",
+        help="one plain process only (auto: 1); under srun/torchrun the launcher sets the ranks",
     )
     parser.add_argument(
         "--num-nodes", type=int, default=int(os.environ.get("SLURM_NNODES", "1") or 1)
@@ -470,11 +471,8 @@ def _run(args: argparse.Namespace) -> None:
             if reason:
                 control.barrier()
                 if reason == SIGNAL:
-                    import signal as _signal
-
-                    name = (
-                        _signal.Signals(control.signal).name if control.signal else "a stop signal"
-                    )
+                    sig = control.signal  # None on ranks that learnt of the stop from others
+                    name = signal.Signals(sig).name if sig else "a stop signal"
                     raise StopRun(
                         f"received {name} at step {done}/{steps}: checkpoint saved to "
                         f"{ckpt_dir / LAST}; run again to resume"
