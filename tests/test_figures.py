@@ -259,6 +259,13 @@ def write_study(root: Path, langs: list[str], errors: bool = False) -> tuple[Pat
                 },
                 "predicted_gain_vs_uniform": 0.04,
                 "caps": {},
+                "law_optimum": props,
+                "advice": {
+                    "status": "uniform",
+                    "reason": "the law failed its held-out check",
+                    "gain_ci": [-0.01, 0.05],
+                    "proportions_ci": {k: [v - 0.05, v + 0.05] for k, v in props.items()},
+                },
             },
         }
     for name, obj in objs.items():
@@ -338,6 +345,11 @@ def test_fits_table_equals_the_fit_and_the_paper(full: Path) -> None:
     assert float(rows["python"]["paper_alpha_N"]) == 0.221
     assert float(rows["csharp"]["paper_L_inf"]) == 0.288
     assert rows["csharp"]["status"] == "absent" and rows["csharp"]["alpha"] == ""
+
+
+def test_allocation_figure_states_the_advice_and_its_reason(full: Path) -> None:
+    notes = json.loads((full / "figures/manifest.json").read_text())["items"]["fig5"]["notes"]
+    assert "advice: uniform: the law failed its held-out check" in notes
 
 
 def test_direction_fits_recover_the_generating_law(full: Path) -> None:

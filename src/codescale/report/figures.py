@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -503,11 +504,14 @@ def fig5(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
             style.blank(ax, f"allocation failed:\n{err[:80]}")
         fig.suptitle("Figure 5: optimised token allocation")
         return fig, [f"allocation error: {err}"]
+    # the law's optimum (with the bootstrap interval of the draws' optima); the advice may differ
     props = {
         "uniform": _proportions(alloc.get("uniform")),
         "natural": _proportions(alloc.get("natural")),
-        "optimised": _proportions(alloc.get("proportions")),
+        "optimised": _proportions(alloc.get("law_optimum") or alloc.get("proportions")),
     }
+    advice = alloc.get("advice") if isinstance(alloc.get("advice"), dict) else {}
+    p_ci = advice.get("proportions_ci") or {}
     langs = ordered(alloc.get("languages") or props["optimised"])
     x = np.arange(len(langs))
     width = 0.8 / 3
@@ -516,12 +520,21 @@ def fig5(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
         if not p:
             notes.append(f"no {kind} proportions")
             continue
+        heights = [p.get(lang, 0.0) for lang in langs]
+        yerr = None
+        if kind == "optimised" and all(p_ci.get(lang) for lang in langs):
+            yerr = np.array(
+                [[max(h - p_ci[lang][0], 0.0), max(p_ci[lang][1] - h, 0.0)]
+                 for h, lang in zip(heights, langs, strict=True)]
+            ).T  # fmt: skip
         ax.bar(
             x + (k - 1) * width,
-            [p.get(lang, 0.0) for lang in langs],
+            heights,
             width,
             color=style.ALLOCATION_COLORS[kind],
-            label=kind,
+            label="law optimum (95% CI)" if kind == "optimised" and yerr is not None else kind,
+            yerr=yerr,
+            capsize=2 if yerr is not None else 0,
         )
     ax.set_xticks(x, [style.name(lang) for lang in langs])
     ax.set_ylabel("share of code tokens")
@@ -588,6 +601,14 @@ def fig5(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
             ax.set_title(f"(c) predicted loss\n(gain vs uniform {gain:+.4f})")
         else:
             ax.set_title("(c) predicted loss")
+        if advice:
+            lo, hi = (advice.get("gain_ci") or [None, None])[:2]
+            ci_txt = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and hi is not None else "none"
+            text = f"advice: {advice.get('status', '—')}\ncorrected gain 95% CI {ci_txt}"
+            if advice.get("status") != "optimised":
+                text += "\n" + textwrap.fill(str(advice.get("reason", "")), 40)
+            ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom")
+            notes.append(f"advice: {advice.get('status')}: {advice.get('reason')}")
     else:
         style.blank(ax, "no predicted losses")
         notes.append("no predicted losses")
@@ -644,13 +665,19 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
         )
 
     alloc = fits["allocation"]
-    pred = {} if error_of(alloc) else (alloc.get("predicted_loss") or {})
+    pred = {} if error_of(alloc) else dict(alloc.get("predicted_loss") or {})
+    per_lang_pred = {} if error_of(alloc) else dict(alloc.get("per_language_loss") or {})
+    # the optimised run trains on the ADVICE (allocation.json "proportions"): compare it with the
+    # law's prediction for the advised mixture where the file has one
+    if "advised" in pred:
+        pred["optimised"] = pred["advised"]
+    if "advised" in per_lang_pred:
+        per_lang_pred["optimised"] = per_lang_pred["advised"]
     pairs = [
         (k, float(pred[k]), means[k])
         for k in ("uniform", "optimised")
         if isinstance(pred.get(k), int | float) and k in means
     ]
-    per_lang_pred = {} if error_of(alloc) else (alloc.get("per_language_loss") or {})
     markers = {"uniform": "o", "optimised": "s"}
     if pairs:
         xs, ys = [], []

@@ -376,53 +376,32 @@ def reference_name(lang: str) -> str:
 # Table 2: per-direction translation fits (shuffled baseline) and the aggregate translation laws
 
 
-def fit_direction(points: np.ndarray) -> dict[str, float] | str:
-    """Fit L = A N^-alpha_N + B D^-alpha_D + L_inf to one direction's (N, D, L) points.
-
-    Least squares on log L with exponents bounded to [0, 3] and L_inf to [0, min L), from a few
-    starts: the surface is flat in some directions and a single start often stalls. Returns the
-    parameters with R^2 (log space), or a string saying why no fit was attempted or why it failed.
-    """
-    from scipy.optimize import least_squares
+def fit_direction(points: np.ndarray, n_bootstrap: int = 50) -> dict[str, Any] | str:
+    """Fit L = A N^-alpha_N + B D^-alpha_D + L_inf to one direction's (N, D, L) points with the
+    law engine (codescale.laws.chinchilla: the same fitter, Huber loss, intervals and convergence
+    flags as every other law). Returns the parameters, their 95% intervals, R^2 (log space) and
+    the status, or a string saying why no fit was attempted."""
+    from codescale.errors import CodescaleError
+    from codescale.laws import chinchilla
 
     n, d, loss = points[:, 0], points[:, 1], points[:, 2]
     if len(set(n)) < 2 or len(set(d)) < 2 or len(points) < 6:
         return f"needs >= 2 sizes, >= 2 budgets and >= 6 runs (have {len(points)})"
-    if np.any(loss <= 0):
-        return "non-positive loss"
-    log_l = np.log(loss)
-
-    def model(p: np.ndarray) -> np.ndarray:
-        log_a, alpha_n, log_b, alpha_d, l_inf = p
-        return np.exp(log_a - alpha_n * np.log(n)) + np.exp(log_b - alpha_d * np.log(d)) + l_inf
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return np.log(np.maximum(model(p), 1e-12)) - log_l
-
-    hi_inf = 0.999 * float(loss.min())
-    lower = [-50.0, 0.0, -50.0, 0.0, 0.0]
-    upper = [50.0, 3.0, 50.0, 3.0, hi_inf]
-    best = None
-    for an in (0.2, 0.5):
-        for ad in (0.2, 0.5):
-            x0 = [an * np.log(n.mean()), an, ad * np.log(d.mean()), ad, 0.5 * hi_inf]
-            try:
-                res = least_squares(resid, x0, bounds=(lower, upper))
-            except (ValueError, FloatingPointError) as err:
-                return f"fit failed: {err}"
-            if best is None or res.cost < best.cost:
-                best = res
-    assert best is not None
-    ss_res = float(np.sum(best.fun**2))
-    ss_tot = float(np.sum((log_l - log_l.mean()) ** 2))
-    log_a, alpha_n, log_b, alpha_d, l_inf = best.x
+    try:
+        out = chinchilla.analyse(n, d, loss, n_bootstrap=n_bootstrap, seed=0)
+    except CodescaleError as err:
+        return f"fit failed: {err}"
+    p, ci = out["params"], out["ci"]
     return {
-        "A": float(np.exp(log_a)),
-        "B": float(np.exp(log_b)),
-        "alpha_N": float(alpha_n),
-        "alpha_D": float(alpha_d),
-        "L_inf": float(l_inf),
-        "r2_log": 1 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        "A": p["A"],
+        "B": p["B"],
+        "alpha_N": p["alpha"],
+        "alpha_D": p["beta"],
+        "L_inf": p["E"],
+        "alpha_N_ci": ci["alpha"],
+        "alpha_D_ci": ci["beta"],
+        "r2_log": out["r2_log"],
+        "status": "fitted" if out["converged"] else out["status"],
     }
 
 
@@ -469,8 +448,12 @@ def table2_directions(df: pl.DataFrame) -> Table:
                     "alpha_N": fit["alpha_N"] if ok else None,
                     "alpha_D": fit["alpha_D"] if ok else None,
                     "L_inf": fit["L_inf"] if ok else None,
+                    "alpha_N_ci_lo": fit["alpha_N_ci"][0] if ok else None,
+                    "alpha_N_ci_hi": fit["alpha_N_ci"][1] if ok else None,
+                    "alpha_D_ci_lo": fit["alpha_D_ci"][0] if ok else None,
+                    "alpha_D_ci_hi": fit["alpha_D_ci"][1] if ok else None,
                     "r2_log": fit["r2_log"] if ok else None,
-                    "fit_status": "fitted" if ok else fit,
+                    "fit_status": fit["status"] if ok else fit,
                     "paper_A": p[0] if p else None,
                     "paper_B": p[1] if p else None,
                     "paper_alpha_N": p[2] if p else None,
@@ -490,6 +473,11 @@ def table2_directions(df: pl.DataFrame) -> Table:
         )
         + ".",
         "Paper: Table 2 of arXiv 2512.13472 (L_inf per direction not published).",
+        "Fitted with the law engine (Huber on log residuals, 95% parametric-bootstrap intervals "
+        "of the exponents; 'flagged: ...' = a parameter at a bound, not converged). Units: our A "
+        "and B are per raw count (N non-embedding parameters, D tokens); the paper does not state "
+        "the units of its A and B, so they cannot be converted and are not comparable; the "
+        "exponents are unit-free and compare directly.",
     ]
     return Table(
         "table2_translation_directions",
@@ -572,7 +560,11 @@ def fits_table(fit: dict[str, Any]) -> Table:
     for lang in ordered(set(per_lang) | set(LANGUAGES)):
         entry = per_lang.get(lang)
         err = error_of(entry)
-        row: dict[str, Any] = {"language": lang, "status": err or "fitted"}
+        status = None if err else entry.get("status")
+        row: dict[str, Any] = {
+            "language": lang,
+            "status": err or (status if status and status != "converged" else "fitted"),
+        }
         params = {} if err else dict(entry.get("params", {}))
         ci = {} if err else dict(entry.get("ci", {}) or {})
         for p in ("E", "A", "alpha", "B", "beta"):
@@ -587,6 +579,13 @@ def fits_table(fit: dict[str, Any]) -> Table:
         row["extrapolation_rel_error"] = (
             None if err else find_number(entry.get("extrapolation"), "rel_error")
         )
+        by_d = None if err else (entry.get("extrapolation") or {}).get("by_D")
+        row["extrapolation_D_rel_error"] = find_number(by_d, "rel_error")
+        front = {} if err else {f.get("C"): f for f in entry.get("frontier") or []}
+        f20 = front.get(1e20) or {}
+        row["tokens_per_param_C1e20"] = f20.get("tokens_per_param")
+        tp_ci = f20.get("tokens_per_param_ci") or [None, None]
+        row["tokens_per_param_C1e20_ci_lo"], row["tokens_per_param_C1e20_ci_hi"] = tp_ci[:2]
         row["converged"] = None if err else entry.get("converged")
         row["n_points"] = None if err else entry.get("n_points")
         ref = paper.get(lang, {})
@@ -594,9 +593,23 @@ def fits_table(fit: dict[str, Any]) -> Table:
         row["paper_alpha_D"] = ref.get("alpha_D")
         row["paper_L_inf"] = ref.get("L_inf")
         rows.append(row)
+    units = fit.get("units") or next(
+        (e.get("units") for e in per_lang.values() if isinstance(e, dict) and e.get("units")), None
+    )
     notes = [
         "L(N, D) = E + A/N^alpha + B/D^beta; paper notation: L_inf = E, alpha_N = alpha, "
-        "alpha_D = beta. CIs as reported by the fit stage.",
+        "alpha_D = beta. CIs as reported by the fit stage (95%, parametric bootstrap).",
+        "Units: " + (
+            "; ".join(f"{k}: {v}" for k, v in units.items()) if units
+            else "E in nats/token; A and B in raw counts (N non-embedding parameters, D tokens)"
+        ) + ". The paper publishes exponents and L_inf only, so A and B have no paper value to "
+        "convert to; exponents are unit-free and compared directly.",
+        "D*/N*: compute-optimal tokens per parameter at C = 6ND = 1e20 FLOPs from each law "
+        "(Chinchilla approach 3, closed form; 95% bootstrap interval); per_language.json has "
+        "N*, D* at 1e18-1e21. The paper says the optimal ratio differs by language but gives none.",
+        "status 'flagged: ...': a parameter within 1% of a bound or the optimiser not stopped; "
+        "such a fit is not converged. Extrapolation: refit on the smaller half of N (of D), "
+        "relative error at the largest N (D).",
         "Paper values: Figure 2 annotations of arXiv 2512.13472 (prefactors not published). "
         "Absolute losses depend on tokenizer and data, so compare exponents and rankings.",
     ]
@@ -626,14 +639,16 @@ def _fits_markdown(rows: list[dict[str, Any]]) -> str:
         return f"{fmt(row[p])} [{fmt(lo)}, {fmt(hi)}]" if lo is not None else fmt(row[p])
 
     header = ["language", "status", "α_N (ours / paper)", "α_D (ours / paper)",
-              "L∞ (ours / paper)", "A", "B", "R² log", "extrap. rel. err", "n"]  # fmt: skip
+              "L∞ (ours / paper)", "A", "B", "R² log", "extrap. N / D rel. err",
+              "D*/N* at 1e20 FLOPs", "n"]  # fmt: skip
     body = [
         [reference_name(r["language"]), r["status"],
          f"{ci(r, 'alpha')} / {fmt(r['paper_alpha_N'])}",
          f"{ci(r, 'beta')} / {fmt(r['paper_alpha_D'])}",
          f"{ci(r, 'E')} / {fmt(r['paper_L_inf'])}",
-         fmt(r["A"]), fmt(r["B"]), fmt(r["r2_log"]), fmt(r["extrapolation_rel_error"]),
-         fmt(r["n_points"])]
+         fmt(r["A"]), fmt(r["B"]), fmt(r["r2_log"]),
+         f"{fmt(r['extrapolation_rel_error'])} / {fmt(r['extrapolation_D_rel_error'])}",
+         ci(r, "tokens_per_param_C1e20"), fmt(r["n_points"])]
         for r in rows
     ]  # fmt: skip
     return markdown_grid(header, body)
