@@ -191,3 +191,39 @@ def test_allocate_cli(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["N"] == n_params(size)
     assert doc["available"]["go"] == 2e6 and doc["caps"]["go"] == pytest.approx(1.0)
+
+
+def test_fit_then_allocate_optimises_the_fitted_law_with_its_draws(tmp_path):
+    """`codescale fit` writes the transfer law with its bootstrap draws and held-out check;
+    `codescale allocate` optimises that very law (same parameters, same tau) and bootstraps it."""
+    import polars as pl
+    from test_laws_mixture import DESIGN, TRUTH, table_from  # tests/ is on sys.path (pytest)
+
+    from codescale.laws import synthetic
+
+    runs = synthetic.draw(TRUTH, DESIGN, 0.005, np.random.default_rng(2))
+    table = table_from(runs)
+    for col in ("pair_format", "auxiliary", "src_lang", "tgt_lang"):
+        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+    table = table.with_columns(pl.lit(None, dtype=pl.Boolean).alias("seen"))
+    path = tmp_path / "runs.parquet"
+    table.write_parquet(path)
+    fits = tmp_path / "fits"
+    argv = ["fit", "--table", str(path), "--out-dir", str(fits), "--bootstrap", "20",
+            "--languages", *LANGS]  # fmt: skip
+    assert main(argv) == 0
+    mix = json.loads((fits / "mixture_law.json").read_text())
+    assert mix["languages"] == LANGS and len(mix["samples"]["go"]["E"]) == 20
+    out = tmp_path / "allocation.json"
+    argv = ["allocate", "--fits-dir", str(fits), "--size-N", "3e5", "--tokens", "9e7",
+            "--available", *(f"{k}=1e12" for k in LANGS), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    doc = json.loads(out.read_text())
+    assert doc["law_source"].endswith("mixture_law.json")
+    assert doc["tau"] == mix["tau"] and doc["advice"]["n_draws"] == 20
+    assert doc["heldout_check"]["n"] == 1
+    law = {k: np.array([mix["params"][g][k] for g in LANGS]) for k in allocation.PARAMS}
+    p = np.array([doc["law_optimum"][k] for k in LANGS])
+    want = np.mean(allocation.language_losses(p, 3e5, 9e7, **law, tau=mix["tau"]))
+    assert doc["predicted_loss"]["optimised"] == pytest.approx(want, rel=1e-12)
+    assert doc["advice"]["status"] in ("optimised", "uniform") and doc["advice"]["reason"]
