@@ -238,3 +238,17 @@ def test_exactly_determined_fit_is_flagged_without_intervals():
     out = chinchilla.analyse(N, D, L, n_bootstrap=10)
     assert out["converged"] is False and "no residual degrees of freedom" in out["status"]
     assert out["ci"]["alpha"] == [None, None]
+
+
+def test_a_nan_loss_names_the_run_and_the_fit_cli_records_it(tmp_path):
+    rows = mono_rows("go", TRUE)
+    rows[3] = {**rows[3], "value": float("nan")}
+    with pytest.raises(CodescaleError, match=r"go: val_loss is not a finite .* mono/go/s3"):
+        chinchilla.mono_points(tidy(rows), "go")
+    path = tmp_path / "runs.parquet"
+    tidy(rows).write_parquet(path)
+    argv = ["fit", "--table", str(path), "--out-dir", str(tmp_path), "--bootstrap", "0",
+            "--languages", "go"]  # fmt: skip
+    assert main(argv) == 0
+    per = json.loads((tmp_path / "per_language.json").read_text())
+    assert "mono/go/s3" in per["languages"]["go"]["error"]

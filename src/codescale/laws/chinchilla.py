@@ -363,8 +363,19 @@ def mono_points(table, lang: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         & (pl.col("lang") == lang)
         & ((pl.col("target") == lang) | (pl.col("target").is_null() & own)).fill_null(False)
     )
+    values = sub["value"].to_numpy().astype(float)
+    bad = [
+        r
+        for r, v in zip(sub["run"].to_list(), values, strict=True)
+        if not (np.isfinite(v) and v > 0)
+    ]
+    if bad:
+        raise CodescaleError(
+            f"{lang}: val_loss is not a finite positive number in run(s) {', '.join(bad)} "
+            "(fix or remove their evaluation)"
+        )
     return (
         sub["N"].to_numpy().astype(float),
         sub["D"].to_numpy().astype(float),
-        sub["value"].to_numpy().astype(float),
+        values,
     )

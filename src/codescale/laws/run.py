@@ -89,8 +89,8 @@ def fit_all(table, languages, n_bootstrap: int, seed: int, delta: float) -> dict
     per_lang: dict[str, dict] = {}
     for lang in langs:
         log.info("per-language law: %s", lang)
-        N, D, L = chinchilla.mono_points(table, lang)
         try:
+            N, D, L = chinchilla.mono_points(table, lang)
             per_lang[lang] = chinchilla.analyse(N, D, L, n_bootstrap, seed, delta, where=lang)
         except CodescaleError as err:
             per_lang[lang] = {"error": str(err)}
