@@ -387,6 +387,8 @@ def test_execute_cli_collect_and_table3(tok, tmp_path, monkeypatch):
     assert table.filter(pl.col("metric") == "execute_skipped")["lang"].to_list() == ["javascript"]
     assert [r["metric"] for r in execute_rows({"languages": {}})] == []
 
+    no_exec = table3(table.filter(pl.col("metric") == "train_loss"))  # the paper-only table
+    assert "ours_shuffled_pass1" in no_exec.columns and "NOT MEASURED" in " ".join(no_exec.notes)
     t3 = table3(table)
     ours = [r for r in t3.rows if r["source"] == "ours"]
     py_row = next(r for r in ours if r["language"] == "python")

@@ -64,6 +64,6 @@ rule collect:
     log:
         "logs/collect.log",
     params:
-        args=" ".join(filter(None, [collect_args(list(RUNS)), flags(execute=execute_outputs(RUNS))])),
+        args=collect_args_with_execute(list(RUNS)),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

@@ -3,7 +3,11 @@
 # before evaluate.smk, whose collect rule takes these outputs.
 EXEC = config.get("execute", {})
 EXEC_RUNS = (
-    [name for name, run in RUNS.items() if run.study in EXEC.get("studies", ["pairing"])]
+    [
+        name
+        for name, run in RUNS.items()
+        if run.study in EXEC.get("studies", ["pairing"])
+    ]
     if EXEC.get("enabled", False)
     else []
 )
@@ -12,6 +16,12 @@ EXEC_RUNS = (
 def execute_outputs(runs):
     """The execution JSONs of those of `runs` that are executed (for collect)."""
     return [f"{RESULTS}/execute/{name}.json" for name in runs if name in EXEC_RUNS]
+
+
+def collect_args_with_execute(runs):
+    """collect's arguments: the runs and evaluations, plus the executed runs' JSONs (if any)."""
+    extra = flags(execute=execute_outputs(runs))
+    return collect_args(runs) + (" " + extra if extra else "")
 
 
 def execute_args(wildcards):

@@ -22,7 +22,7 @@ import polars as pl
 
 from codescale import LANGUAGES
 from codescale.execute.passk import wilson_interval
-from codescale.report import reference
+from codescale.report import reference, tables
 from codescale.report.tables import NOT_MEASURED, Table, markdown_grid, reference_name
 
 SKIPPED = "skipped: toolchain missing where `codescale execute` ran (reason in its JSON)"
@@ -62,9 +62,15 @@ def ours(df: pl.DataFrame) -> dict[tuple[str, str, float], dict[str, Any]]:
 
 
 def table3(df: pl.DataFrame) -> Table:
-    """Our measured pass@1 (rows `source` = ours) and the paper's (`source` = paper)."""
+    """Our measured pass@1 (rows `source` = ours) and the paper's (`source` = paper).
+
+    A study without execution results gets the paper-only table of codescale.report.tables
+    (every "ours" cell "not measured").
+    """
     sizes, paper = reference.multipl_e()
     measured = ours(df)
+    if not measured:
+        return tables.table3_multipl_e()
     rows: list[dict[str, Any]] = []
     for lang in [*LANGUAGES, "average"]:
         for (lg, size, d), cell in sorted(measured.items(), key=lambda kv: (kv[0][1], kv[0][2])):
@@ -108,10 +114,6 @@ def table3(df: pl.DataFrame) -> Table:
         "Paper: MultiPL-E pass@1 of Table 3 of arXiv 2512.13472 (0.5B-7B models); its 'paired'"
         " column is shown against both of our pair formats.",
     ]
-    if not measured:
-        notes.append(
-            "Ours: not measured in this study (execute.enabled is false, or no executed run)."
-        )
     cells = ("shuffled_pass1", "paired_direct_pass1", "paired_prompt_pass1")
     warn = [
         f"{r['language']} {r['size']}: {SKIPPED}" for r in rows if SKIPPED in [r[c] for c in cells]
