@@ -46,9 +46,16 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 # unix seconds; overrides the Slurm lookup (tests, or a launcher that knows the end time)
 END_TIME_ENV = "CODESCALE_JOB_END_TIME"
 
-# reasons, ordered by precedence in the MAX all_reduce (a signal outranks the time limit)
-NO_STOP, TIME_LIMIT, SIGNAL = 0, 1, 2
-REASONS = {TIME_LIMIT: "time_limit", SIGNAL: "signal"}
+# Stop codes agreed by the MAX all_reduce: 0 none, 1 time limit, SIGNAL_BASE + signal number (a
+# signal outranks the time limit, and every rank learns which signal arrived somewhere).
+NO_STOP, TIME_LIMIT, SIGNAL_BASE = 0, 1, 100
+
+
+def stop_reason(code: int) -> str:
+    """ "time_limit", or the signal's name ("SIGTERM", "SIGUSR1") for a stop code."""
+    if code >= SIGNAL_BASE:
+        return signal.Signals(code - SIGNAL_BASE).name
+    return "time_limit" if code == TIME_LIMIT else "none"
 
 
 class StopRun(Exception):  # noqa: N818 (a control-flow exit, not an error)
@@ -236,7 +243,7 @@ class StopControl:
 
     def local_reason(self, now: float | None = None) -> int:
         if self.signal is not None:
-            return SIGNAL
+            return SIGNAL_BASE + self.signal
         if self.end_time is not None:
             now = time.time() if now is None else now
             if self.end_time - now < self.stop_before_end_s:
@@ -244,7 +251,7 @@ class StopControl:
         return NO_STOP
 
     def poll(self) -> int:
-        """The stop reason every rank agrees on (NO_STOP, TIME_LIMIT or SIGNAL). Call every step."""
+        """The stop code every rank agrees on (see `stop_reason`; 0: go on). Call every step."""
         reason = self.local_reason()
         if self._group is None:
             return reason

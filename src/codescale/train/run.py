@@ -30,7 +30,6 @@ import gc
 import logging
 import math
 import os
-import signal
 import sys
 import time
 import warnings
@@ -61,12 +60,12 @@ from codescale.train.checkpoint import (
 )
 from codescale.train.hparams import HParams, batch_sequences, ladder_lr
 from codescale.train.launch import (
-    REASONS,
-    SIGNAL,
+    TIME_LIMIT,
     StopControl,
     StopRun,
     job_end_time,
     resolve_ranks,
+    stop_reason,
 )
 from codescale.train.mixture import load_plan, parse_count
 from codescale.train.module import (
@@ -465,20 +464,18 @@ def _run(args: argparse.Namespace) -> None:
                         tps,
                     )
             if reason:
-                extra["stops"].append({"step": done, "reason": REASONS[reason]})
+                extra["stops"].append({"step": done, "reason": stop_reason(reason)})
             if ckpt_due or reason:
                 save(done)
             if reason:
                 control.barrier()
-                if reason == SIGNAL:
-                    sig = control.signal  # None on ranks that learnt of the stop from others
-                    name = signal.Signals(sig).name if sig else "a stop signal"
+                if reason == TIME_LIMIT:
                     raise StopRun(
-                        f"received {name} at step {done}/{steps}: checkpoint saved to "
-                        f"{ckpt_dir / LAST}; run again to resume"
+                        f"time limit near: checkpoint at step {done}/{steps}; resubmit to continue"
                     )
                 raise StopRun(
-                    f"time limit near: checkpoint at step {done}/{steps}; resubmit to continue"
+                    f"received {stop_reason(reason)} at step {done}/{steps}: checkpoint saved "
+                    f"to {ckpt_dir / LAST}; run again to resume"
                 )
     if bar is not None:
         bar.close()
