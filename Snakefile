@@ -43,20 +43,17 @@ LANGS = list(config["languages"])
 SPLITS = ("train", "validation", "test")
 RUNS = cs_study.by_name(cs_study.expand(config))
 
+try:  # every run's resources and parallel layout (workflow/rules/slurm.smk turns them into jobs)
+    PLAN = {row["run"]: row for row in cs_plan.plan_study(config, RUNS.values())}
+except CodescaleError as err:
+    sys.exit(f"codescale: {err}")
+
 if workflow.is_main_process:  # the plan and its cost, before anything runs
     print(
-        cs_plan.format_table(
-            cs_plan.summarise(
-                RUNS.values(),
-                config["tokenizer"]["vocab_size"],
-                config["train"]["seq_len"],
-                config["slurm"],
-                config["plan"],
-            ),
-            config["plan"]["card"],
-        ),
+        cs_plan.format_table(cs_plan.summarise(PLAN.values()), config["plan"]["card"]),
         file=sys.stderr,
     )
+    print(cs_plan.format_layout_table(list(PLAN.values())), file=sys.stderr)
 
 
 report: "workflow/report/workflow.rst"
@@ -82,11 +79,22 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 
 
-# Slurm: every rule runs on the CPU partition unless it names its own (training asks for GPUs).
+# Slurm: every rule runs on the CPU partition unless it names its own (training asks for GPUs);
+# data jobs get memory and time from their input sizes (workflow/rules/slurm.smk).
 for _rule in workflow.rules:
+    _rule.resources.update(data_resources(_rule.name))
     _rule.resources.setdefault("slurm_partition", config["slurm"]["cpu_partition"])
     if config["slurm"]["account"]:
         _rule.resources.setdefault("slurm_account", config["slurm"]["account"])
+
+
+if workflow.is_main_process:
+    _run_jobs, _other_jobs = slurm_submissions()
+    print(
+        f"Slurm submissions: {_run_jobs} run jobs (mixture + training + evaluation, segments"
+        f" included) + at most {_other_jobs} other jobs",
+        file=sys.stderr,
+    )
 
 
 rule all:

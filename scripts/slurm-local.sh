@@ -68,6 +68,8 @@ SlurmdLogFile=$dir/slurmd.log
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:fake:2 State=UNKNOWN
 PartitionName=cpu Nodes=localhost Default=YES MaxTime=INFINITE OverSubscribe=FORCE:4 State=UP
 PartitionName=gpu Nodes=localhost Default=NO MaxTime=INFINITE OverSubscribe=FORCE:4 State=UP
+# A 2-minute partition: runs longer than that must finish as segments (tests/test_slurm.py).
+PartitionName=short Nodes=localhost Default=NO MaxTime=2 OverSubscribe=FORCE:4 State=UP
 CONF
 echo "NodeName=localhost Name=gpu Type=fake File=$dir/gpu[0-1]" > /etc/slurm/gres.conf
 stop

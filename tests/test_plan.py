@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def test_cli_prints_table_and_writes_csv(tmp_path: Path, capsys: pytest.CaptureF
     assert cli.main([*args, "--card", "H800", "--mfu", "0.5"]) == 0
     printed = capsys.readouterr().out
     assert "MFU 0.5" in printed and "total" in printed and "H800-hours" in printed
+    assert re.search(r"^7B\s+6.4e\+10\s+3\s+48\s+6\s+fsdp\s", printed, re.M)  # the layout table
     rows = list(csv.DictReader(out.open()))
     assert rows and {"run", "study", "size", "tokens", "flops", "gpus", "runtime"} <= set(rows[0])
     assert cli.main(["plan", "--config", str(ROOT / "config" / "paper.yaml"), "--card", "TPU"]) == 2
@@ -158,11 +160,13 @@ def test_paper_jobs_fit_the_partition_limit_and_gpu_memory(limit_h: float) -> No
     assert len(rows) == 495
     for row in rows:
         assert row["job_runtime"] <= limit_h * 60, row
-        assert row["runtime"] + row["eval_runtime"] + row["mixture_runtime"] == row["job_runtime"]
+        assert (
+            row["runtime"] + 2 * row["eval_runtime"] + row["mixture_runtime"] == row["job_runtime"]
+        )
         assert row["memory_gb"] <= 80 * plan.GPU_MEMORY_USABLE, row
         assert row["retries"] == row["segments"] - 1 + 3
         # segments x the useful part of each job cover the planned training time
-        useful = row["runtime"] - 10 - 120 / 60
+        useful = row["runtime"] - 10 - plan.SLURM_DEFAULTS["stop_grace_s"] / 60
         planned = row["gpu_hours"] * 1.5 * 60 / row["gpus"]
         assert row["segments"] * useful >= planned * 0.999, row
         local = row["batch_size"] // row["gpus"]

@@ -1,4 +1,10 @@
-"""The workflow on a real single-node Slurm (Debian's slurmctld + slurmd + munge, fake GPUs).
+"""Training jobs on a real single-node Slurm (Debian's slurmctld + slurmd + munge, fake GPUs).
+
+Every job goes through `snakemake --profile profiles/slurm` and the pinned executor plugin, as a
+user's would: the data half (one module-scoped run: every data rule's input-sized resources), a
+2-rank DDP training job (CPU ranks over gloo, started by the rule's own `srun --ntasks-per-node`),
+SIGTERM to a 2-rank job mid-run, and a run that needs 3+ jobs of a 2-minute partition. The weights
+of every interrupted run must equal the uninterrupted run's.
 
 Skipped, with the reason, where Slurm cannot be installed or started (not root, no apt). Every
 snakemake call runs under a hard timeout: with a broken status command the plugin waits forever.
@@ -8,16 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import polars as pl
 import pytest
 import yaml
 from conftest import REPO
+from safetensors.torch import load_file
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
@@ -29,13 +36,12 @@ SLURM_ARGS = [
     "squeue",
     "--slurm-init-seconds-before-status-checks",
     "2",
-    "--default-resources",
-    "mem_mb=1000",
-    "runtime=30",
-    "cpus_per_task=1",
     "--jobs",
     "4",
 ]
+SHORT = "mono/python/5K_d40K"  # 78 steps: DDP vs one process, before chaos amplifies fp noise
+LONG = "mono/python/5K_d3M"  # ~3 minutes of training on 2 ranks: 3+ jobs of 2 minutes
+GRACE_S = 20
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +61,28 @@ def slurm(tmp_path_factory):
     subprocess.run(["bash", str(script), "stop", str(state)], timeout=60)
 
 
-def study_config(tmp_path: Path, **overrides) -> Path:
+def study_config(path: Path, **slurm) -> Path:
+    """The smoke study's data with two per-language runs, trained by 2 CPU ranks per job."""
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
-    cfg["slurm"] = {"train_partition": "gpu", "cpu_partition": "cpu", "gpus": False}
-    for key, value in overrides.items():
-        cfg[key] = value
-    path = tmp_path / "slurm-smoke.yaml"
+    cfg["studies"] = {
+        "per_language": {"sizes": ["5K"], "tokens": [40_000, 3_000_000], "languages": ["python"]}
+    }
+    cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": 20}
+    cfg["slurm"] = {
+        "train_partition": "cpu",
+        "cpu_partition": "cpu",
+        "gpus": False,
+        "cpu_tasks": 2,
+        "stop_grace_s": GRACE_S,
+        "overhead_min": 0.75,  # sbatch to the first step: Snakemake, torch, process groups
+        **slurm,
+    }
+    cfg["plan"] = {"cpu_gflops": 0.2}  # generous time limits unless a test says otherwise
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
-def snakemake_cmd(workdir: Path, configfile: Path, *args: str, timeout: int) -> list[str]:
+def snakemake_cmd(workdir: Path, configfile: Path, *args: str, timeout: int, slurm=True):
     return [
         "timeout",
         "-k",
@@ -78,78 +95,165 @@ def snakemake_cmd(workdir: Path, configfile: Path, *args: str, timeout: int) -> 
         str(REPO / "Snakefile"),
         "--directory",
         str(workdir),
+        *args,
         "--configfile",
         str(configfile),
-        *SLURM_ARGS,
-        "--slurm-logdir",
-        str(workdir / "slurm-logs"),
-        *args,
+        *(SLURM_ARGS + ["--slurm-logdir", str(workdir / "slurm-logs")] if slurm else ["-c2"]),
     ]
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 2400):
-    cmd = snakemake_cmd(workdir, configfile, *args, timeout=timeout)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
-
-
-def slurm_job_logs(workdir: Path, rule: str) -> list[Path]:
-    return sorted((workdir / "slurm-logs" / f"rule_{rule}").rglob("*.log"))
-
-
-def test_smoke_study_runs_through_slurm_and_matches_a_local_run(slurm, smoke_run, tmp_path):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    proc = run_snakemake(workdir, study_config(tmp_path))
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    out = proc.stdout + proc.stderr
-    # Every job went through sbatch: one Slurm log (named by job id) per job of each rule.
-    n_runs = len(list((workdir / "results" / "runs").rglob("metrics.json")))
-    assert n_runs > 0
-    assert len(slurm_job_logs(workdir, "train_run")) == n_runs
-    assert len(slurm_job_logs(workdir, "corpus")) == 1
-    assert "SLURM jobid" in out or "SLURM run ID" in out or "jobid" in out.lower()
-    # Same results as the local executor (deterministic CPU training).
-    ours = pl.read_parquet(workdir / "results/collect/runs.parquet").sort(
-        ["run", "metric", "lang", "src_lang", "tgt_lang"], nulls_last=True
+def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900, slurm=True):
+    cmd = snakemake_cmd(workdir, configfile, *args, timeout=timeout, slurm=slurm)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
+    logs = "\n".join(
+        f"== {p}\n{p.read_text()[-2000:]}" for p in sorted((workdir / "logs").rglob("*.log"))
     )
-    local = pl.read_parquet(smoke_run / "results/collect/runs.parquet").sort(
-        ["run", "metric", "lang", "src_lang", "tgt_lang"], nulls_last=True
-    )
-    assert ours.height == local.height
-    assert ours["run"].to_list() == local["run"].to_list()
-    diff = (ours["value"] - local["value"]).abs().max()
-    assert diff < 1e-4, f"Slurm and local results differ by {diff}"
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:] + logs[-5000:]
+    return proc
 
 
-def test_killed_training_job_is_resubmitted_and_resumes(slurm, tmp_path):
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    cfg = study_config(
-        tmp_path,
-        studies={"per_language": {"sizes": ["5K"], "tokens": [2_000_000], "languages": ["python"]}},
-        train={"seq_len": 64, "batch_size": 8, "checkpoint_every": 20, "max_val_tokens": 1024},
-    )
-    run = "mono/python/5K_d2M"
-    target = f"results/runs/{run}/metrics.json"
-    # The data half first, so the kill lands in training.
-    prep = run_snakemake(workdir, cfg, f"results/runs/{run}/mixture.json", timeout=900)
-    assert prep.returncode == 0, (prep.stdout + prep.stderr)[-4000:]
+def job_logs(workdir: Path) -> list[Path]:
+    return sorted((workdir / "slurm-logs").rglob("*.log"))
+
+
+def time_limits_min(workdir: Path) -> list[int]:
+    """TimeLimit of every job this workdir submitted (scontrol keeps ended jobs for MinJobAge)."""
+    limits = []
+    for log in job_logs(workdir):
+        out = subprocess.run(
+            ["scontrol", "show", "job", "-o", log.stem], capture_output=True, text=True
+        ).stdout
+        h, m, s = re.search(r"TimeLimit=(?:(\d+)-)?(\d+):(\d+):(\d+)", out).groups()[1:]
+        limits.append(int(h) * 60 + int(m) + (int(s) > 0))
+    return limits
+
+
+def weights(workdir: Path, run: str) -> dict:
+    return load_file(str(workdir / "results" / "runs" / run / "model.safetensors"))
+
+
+def max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def copy_workdir(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("slurm-logs"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def data_ready(slurm, tmp_path_factory) -> Path:
+    """The data half, run locally (the data jobs' Slurm path has its own test)."""
+    workdir = tmp_path_factory.mktemp("slurm-data")
+    cfg = study_config(workdir / "study.yaml")
+    run_snakemake(workdir, cfg, "tokenize", timeout=1200, slurm=False)
+    return workdir
+
+
+def test_a_data_job_gets_memory_and_time_from_its_input(data_ready: Path, tmp_path: Path):
+    workdir = copy_workdir(data_ready, tmp_path / "w")
+    cfg = study_config(workdir / "study.yaml")
+    target = "results/dedup/python.parquet"
+    run_snakemake(workdir, cfg, target, "--forcerun", "dedup_language", "--allowed-rules",
+                  "dedup_language")  # fmt: skip
+    (log,) = job_logs(workdir)
+    out = subprocess.run(
+        ["scontrol", "show", "job", "-o", log.stem], capture_output=True, text=True
+    ).stdout
+    input_mb = (workdir / "results/corpus/python.parquet").stat().st_size / 2**20
+    mem = int(re.search(r"mem=(\d+)M", out).group(1))
+    assert mem == pytest.approx(2000 + 7.0 * input_mb, abs=2), out  # slurm.smk DATA_SCALING
+    assert "TimeLimit=00:10:00" in out, out  # 10 minutes + input MB / 300 per minute
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(data_ready, tmp_path_factory) -> Path:
+    """Both runs, each one 2-rank job, never interrupted: the reference weights."""
+    workdir = copy_workdir(data_ready, tmp_path_factory.mktemp("slurm-ref") / "w")
+    cfg = study_config(workdir / "study.yaml")
+    run_snakemake(workdir, cfg, "train", timeout=1200)
+    return workdir
+
+
+def test_two_rank_ddp_job_starts_both_ranks_and_equals_one_process(
+    uninterrupted: Path, data_ready: Path, tmp_path: Path
+) -> None:
+    metrics = json.loads((uninterrupted / f"results/runs/{SHORT}/metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["strategy"] == "ddp"
+    log = (uninterrupted / f"logs/train/{SHORT}.log").read_text()
+    assert "GLOBAL_RANK: 0" in log and "GLOBAL_RANK: 1" in log
+    # one group job (mixture + train + evaluate) per run, each submitted once
+    assert len([p for p in job_logs(uninterrupted) if "group_run" in str(p)]) == 2
+    # the same global batch in one local process (no Slurm, no DDP)
+    local = copy_workdir(data_ready, tmp_path / "local")
+    cfg = study_config(local / "study.yaml", cpu_tasks=1)
+    run_snakemake(local, cfg, f"results/runs/{SHORT}/metrics.json", slurm=False)
+    one = json.loads((local / f"results/runs/{SHORT}/metrics.json").read_text())
+    assert one["world_size"] == 1 and one["micro_batch_size"] == 2 * metrics["micro_batch_size"]
+    diff = max_diff(weights(uninterrupted, SHORT), weights(local, SHORT))
+    assert diff < 1e-4, f"2-rank DDP and one process differ by {diff}"
+
+
+def test_sigterm_to_a_two_rank_job_checkpoints_in_grace_and_resumes_exactly(
+    uninterrupted: Path, data_ready: Path, tmp_path: Path
+) -> None:
+    workdir = copy_workdir(data_ready, tmp_path / "w")
+    cfg = study_config(workdir / "study.yaml")
+    target = f"results/runs/{LONG}/metrics.json"
     cmd = snakemake_cmd(workdir, cfg, target, timeout=1200)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ckpt_dir = workdir / "results" / "checkpoints" / run
+    train_log = workdir / f"logs/train/{LONG}.log"
     deadline = time.time() + 600
-    while time.time() < deadline and not any(ckpt_dir.glob("*.ckpt")):
+    while time.time() < deadline and not re.search(r"step (\d{3,})/", _read(train_log)):
         assert proc.poll() is None, proc.stdout.read()[-4000:]
-        time.sleep(2)
-    assert any(ckpt_dir.glob("*.ckpt")), "no checkpoint appeared"
-    jobs = subprocess.run(
-        ["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True
-    ).stdout.split("\n")
-    train_jobs = [line.split()[0] for line in jobs if "train_run" in line]
-    assert train_jobs, f"no running training job in squeue: {jobs}"
-    subprocess.run(["scancel", "--signal=KILL", "--full", train_jobs[0]], check=True)
+        time.sleep(1)
+    jobs = [p.stem for p in job_logs(workdir)]
+    assert len(jobs) == 1, jobs
+    ckpt_dir = workdir / "results" / "checkpoints" / LONG
+    signalled = time.time()
+    subprocess.run(["scancel", "--signal=TERM", jobs[0]], check=True)  # to the job's steps
+    newest = 0.0
+    while time.time() < signalled + GRACE_S + 10 and newest < signalled:
+        newest = max((p.stat().st_mtime for p in ckpt_dir.rglob("*")), default=0.0)
+        time.sleep(0.5)
+    assert signalled <= newest < signalled + GRACE_S, "no checkpoint within the grace time"
     out, _ = proc.communicate(timeout=1300)
     assert proc.returncode == 0, out[-6000:]
+    assert "SIGTERM" in _read(train_log)
     metrics = json.loads((workdir / target).read_text())
     assert metrics["resumed_from_step"] and metrics["resumed_from_step"] > 0, metrics
-    assert len(slurm_job_logs(workdir, "train_run")) == 2  # the killed job and its resubmission
+    assert [s["reason"] for s in metrics["stops"]] and "SIGTERM" in str(metrics["stops"])
+    assert len(job_logs(workdir)) == 2  # the signalled job and its resubmission
+    assert max_diff(weights(workdir, LONG), weights(uninterrupted, LONG)) == 0.0
+
+
+def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
+    uninterrupted: Path, data_ready: Path, tmp_path: Path
+) -> None:
+    workdir = copy_workdir(data_ready, tmp_path / "w")
+    # the "short" partition of slurm-local.sh: MaxTime 2 minutes
+    cfg = study_config(
+        workdir / "study.yaml",
+        train_partition="short",
+        cpu_partition="short",
+        max_runtime_h=2 / 60,
+        safety_factor=1.0,
+    )
+    plan = yaml.safe_load(cfg.read_text())
+    plan["plan"] = {"cpu_gflops": 1.0}  # the plan's estimate: 3 jobs of at most 2 minutes
+    cfg.write_text(yaml.safe_dump(plan))
+    target = f"results/runs/{LONG}/metrics.json"
+    dry = run_snakemake(workdir, cfg, target, "-n")
+    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "2e+06"])
+    assert row[11:14] == ["3", "2", "5"], row  # segments, minutes per job, retries
+    run_snakemake(workdir, cfg, target, timeout=1500)
+    limits = time_limits_min(workdir)
+    assert len(limits) >= 3 and max(limits) <= 2, limits
+    metrics = json.loads((workdir / target).read_text())
+    assert metrics["segments"] == len(limits)
+    assert max_diff(weights(workdir, LONG), weights(uninterrupted, LONG)) == 0.0
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from codescale.config import section_defaults
@@ -194,9 +194,10 @@ def train_resources(
     real failures). No job asks for more than the limit, at any attempt.
 
     The run's job also evaluates it (`eval_tokens` scored on one device after training) and builds
-    its mixture (seconds): `runtime` is the training part of a job, `eval_runtime` and
-    `mixture_runtime` the rest, `job_runtime` their sum, never above the limit. CPU runs take
-    their time from `plan['cpu_gflops']`.
+    its mixture (seconds): `runtime` is the training part of a job, `eval_runtime` the
+    evaluation's (booked twice: by the training, which stops that long before its job's end, and by
+    the evaluation), `job_runtime` = runtime + 2 eval_runtime + mixture_runtime, never above the
+    limit. CPU runs take their time from `plan['cpu_gflops']`.
 
     Returns gpus, gpus_per_node, nodes, tasks (ranks), tasks_per_node, cpus_per_task, mem_mb (per
     node), runtime, eval_runtime, mixture_runtime, job_runtime (minutes per job), segments,
@@ -218,9 +219,8 @@ def train_resources(
                 f"size {size}: global batch {batch} does not split over slurm.cpu_tasks = {ranks}"
             )
         states, activations = memory_bytes(size, vocab_size, seq_len)
-        mem_mb = max(
-            CPU_JOB_MIN_MEM_MB, math.ceil(ranks * 2 * (states + activations * batch) / 1e6) + 1000
-        )
+        per_rank_mb = 1000 + 2 * (states + activations * batch / ranks) / 1e6  # torch itself ~1 GB
+        mem_mb = max(CPU_JOB_MIN_MEM_MB, math.ceil(ranks * per_rank_mb) + 1000)
         layout = {
             "strategy": "cpu" if ranks == 1 else "ddp",
             "micro_batch": batch // ranks,
@@ -236,7 +236,7 @@ def train_resources(
             0,
             1,
             ranks,
-            CPU_JOB_CPUS,
+            max(1, CPU_JOB_CPUS // ranks),  # the job's CPUs shared by its ranks
             mem_mb,
             minutes,
             overhead,
@@ -328,8 +328,11 @@ def _resources(
     """
     grace_min = float(slurm["stop_grace_s"]) / 60.0
     limit = math.floor(max_min)
-    eval_min = math.ceil(eval_estimate_min * float(slurm["safety_factor"]))
-    fixed = overhead + grace_min + eval_min + MIXTURE_MIN
+    eval_min = round(eval_estimate_min * float(slurm["safety_factor"]))
+    # The training job books the evaluation's minutes too and stops that much (plus the grace)
+    # before its end, whether or not the evaluation shares its job: so a job of training alone
+    # never stops before it trained, and one with the evaluation leaves it its time.
+    fixed = overhead + grace_min + 2 * eval_min + MIXTURE_MIN
     if fixed + 1 > limit:
         raise CodescaleError(
             f"slurm.max_runtime_h = {max_min / 60:g} h leaves no training time after start-up"
@@ -338,9 +341,9 @@ def _resources(
         )
     segments = max(1, math.ceil(minutes / (limit - fixed)))
     runtime = min(
-        math.ceil(minutes / segments + overhead + grace_min), limit - eval_min - MIXTURE_MIN
+        math.ceil(minutes / segments + overhead + grace_min), limit - 2 * eval_min - MIXTURE_MIN
     )
-    job = runtime + eval_min + MIXTURE_MIN
+    job = runtime + 2 * eval_min + MIXTURE_MIN
     return {
         "gpus": gpus,
         "gpus_per_node": math.ceil(gpus / nodes),
@@ -363,11 +366,17 @@ def _resources(
     }
 
 
-def eval_tokens(config: dict[str, Any]) -> int:
-    """Tokens one run's evaluation scores: the test tokens of every language, plus about a
-    million for the 42-direction translation test (2,100 held-out pairs)."""
-    per_language = int(config["evaluate"]["max_tokens_per_language"])
-    return per_language * len(config["languages"]) + 1_000_000
+TRANSLATION_TEST_TOKENS = 1_000_000  # the 42-direction test: 2,100 held-out pairs, about
+
+
+def eval_tokens(config: dict[str, Any], study: str) -> int:
+    """Tokens one run's evaluation scores: the test tokens of every language, plus the
+    translation test for the studies of `evaluate.translation_studies`."""
+    evaluate = config["evaluate"]
+    translated = study in evaluate["translation_studies"]
+    return int(evaluate["max_tokens_per_language"]) * len(config["languages"]) + (
+        TRANSLATION_TEST_TOKENS if translated else 0
+    )
 
 
 def plan_runs(
@@ -377,13 +386,16 @@ def plan_runs(
     slurm: dict[str, Any] | None = None,
     plan: dict[str, Any] | None = None,
     batch_size: int | None = None,
-    eval_tokens: int = 0,
+    eval_tokens: Callable[[str], int] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per run: name, study, size, N, tokens, FLOPs, GPU-hours and its Slurm resources."""
+    """One row per run: name, study, size, N, tokens, FLOPs, GPU-hours and its Slurm resources.
+
+    `eval_tokens(study)` is the number of tokens a run's evaluation scores (default none)."""
     rows = []
     for run in runs:
+        scored = eval_tokens(run.study) if eval_tokens else 0
         res = train_resources(
-            run.size, run.tokens, vocab_size, seq_len, slurm or {}, plan, batch_size, eval_tokens
+            run.size, run.tokens, vocab_size, seq_len, slurm or {}, plan, batch_size, scored
         )
         rows.append(
             {
@@ -407,7 +419,7 @@ def plan_study(config: dict[str, Any], runs: Iterable[RunLike]) -> list[dict[str
         config["slurm"],
         config["plan"],
         batch_size=config["train"]["batch_size"],
-        eval_tokens=eval_tokens(config),
+        eval_tokens=lambda study: eval_tokens(config, study),
     )
 
 

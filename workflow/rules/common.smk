@@ -175,8 +175,9 @@ def mixture_inputs(wildcards):
     files = [shard_done(lang, "train") for lang in langs]
     if run.pair_format and run.parallel_share > 0:
         files.append(f"{RESULTS}/pairs/{run.pair_format}/train.json")
-    if run.weights is None:  # the optimised allocation: proportions from the optimiser
-        files.append(ALLOCATION)
+    if run.weights is None:  # the optimised allocation: proportions from the optimiser, a
+        # checkpoint: its mtime alone never retrains the run (see allocation_proportions)
+        files.append(ancient(checkpoints.allocate.get().output[0]))
     return files
 
 
@@ -198,7 +199,7 @@ def train_args(wildcards):
         size=run_spec(wildcards.run).size,
         val=[f"{lang}={token_prefix(lang, 'validation')}" for lang in LANGS],
         seq_len=TRAIN["seq_len"],
-        batch_size=TRAIN["batch_size"],
+        batch_size=run_resources(wildcards.run)["batch_size"],  # the plan's global batch
         lr=TRAIN["lr"],
         schedule=TRAIN["schedule"],
         warmup_fraction=TRAIN["warmup_fraction"],

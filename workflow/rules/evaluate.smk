@@ -18,11 +18,9 @@ rule evaluate_run:
     resources:
         gpu=resource("gpus"),
         nodes=resource("nodes"),
-        cpus_per_task=resource("cpus_per_task"),
-        mem_mb=resource("mem_mb"),
         **run_group_resources("eval_runtime"),
     params:
-        run_dir=f"{RESULTS}/runs/{{run}}",
+        run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=evaluate_args,
     shell:
         "codescale evaluate --run-dir {params.run_dir} --tokenizer {input.tokenizer}"

@@ -18,7 +18,7 @@ rule fit:
         "codescale fit --table {input} {params.args} --out-dir {params.out} > {log} 2>&1"
 
 
-rule allocate:
+checkpoint allocate:
     """Token proportions across languages minimising the predicted mean loss at fixed N and D."""
     input:
         fits=FITS,

@@ -35,6 +35,7 @@ def run_resources(name):
     res["stop_grace_s"] = SLURM["stop_grace_s"]
     # Training stops early enough for the grace, then the evaluation in the same job.
     res["stop_before_end_s"] = SLURM["stop_grace_s"] + 60 * res["eval_runtime"]
+    res["train_runtime"] = res["runtime"] + res["eval_runtime"]  # see plan._resources
     return res
 
 
@@ -53,10 +54,13 @@ TRAIN_RETRIES = (
 
 
 def run_group_resources(runtime_key):
-    """Resources every rule of a run's group job carries (strings must agree within a group)."""
+    """Resources every rule of a run's group job carries: strings must agree within a group, and
+    a group job books the largest memory and CPUs of its rules (profile defaults included)."""
     return dict(
         mpi=resource("mpi"),
         slurm_partition=resource("slurm_partition"),
+        mem_mb=resource("mem_mb"),
+        cpus_per_task=resource("cpus_per_task"),
         runtime=resource(runtime_key),
     )
 
@@ -81,3 +85,23 @@ def train_inputs(wildcards):
     """The token shards a run reads (its mixture.json names them; the allocation it was planned
     from is the mixture rule's input, not training's)."""
     return [f for f in mixture_inputs(wildcards) if f != ALLOCATION]
+
+
+def slurm_submissions():
+    """(run jobs incl. segments, other jobs): an upper bound of the study's Slurm submissions.
+
+    Every run is one group job per segment; every other non-local rule is one job per value of
+    its wildcards (languages, languages x splits, runs) or one job.
+    """
+    count = {
+        frozenset(): 1,
+        frozenset({"lang"}): len(LANGS),
+        frozenset({"lang", "split"}): len(LANGS) * len(SPLITS),
+        frozenset({"run"}): len(RUNS),
+    }
+    other = sum(
+        count[frozenset(rule.wildcard_names)]
+        for rule in workflow.rules
+        if rule._group != "run" and not rule.norun and rule.name not in workflow._localrules
+    )
+    return sum(row["segments"] for row in PLAN.values()), other
