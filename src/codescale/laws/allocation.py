@@ -31,9 +31,11 @@ The gain interval: an optimiser run on a noisy law always finds an apparent gain
 curse: on a no-synergy truth the apparent gain is as large as on a real one). The optimism is
 estimated by the bootstrap: each draw's own optimum p_b has apparent gain G_app_b under draw b and
 gain G_b under the full-data law (the bootstrap world's truth); optimism = median(G_app_b - G_b).
-The reported interval is that of mean L(reference) - mean L(p*) under each draw, minus the
-optimism (`gain_corrected` is the point value). The proportion intervals are those of the draws'
-own optima p_b.
+The reported interval is that of mean L(reference) - mean L(p*) under draw b minus draw b's own
+optimism, so it carries the optimism's uncertainty too (`gain_corrected` is the point value minus
+the median optimism). On a truth where uniform is optimal (no transfer, identical laws) it covered
+the true (negative) gain of p* in 95% of draws and its lower end was <= 0 in all
+(tests/test_laws_synthetic.py). The proportion intervals are those of the draws' own optima p_b.
 """
 
 from __future__ import annotations
@@ -291,7 +293,8 @@ def _advice(N, D, languages, law, T, opt, ref, ref_name, bounds, samples, heldou
         optimism = (f_ref - f_own) - (full_ref - f_own_full)
         ok = np.isfinite(f_ref - f_opt) & np.isfinite(optimism)
         o = float(np.median(optimism[ok])) if ok.any() else float("nan")
-        g = (f_ref - f_opt)[ok] - o
+        # each draw's own optimism: the interval carries the optimism's uncertainty too
+        g = (f_ref - f_opt)[ok] - optimism[ok]
         out["optimism"] = o
         out["gain_corrected"] = gain - o
         out["n_draws"] = int(g.size)

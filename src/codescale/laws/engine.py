@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codescale.errors import CodescaleError
+from codescale.laws.fitting import single_threaded_blas
 
 BOUND_FRACTION = 0.01  # within 1% of the bound width of a bound: flagged (issue 15)
 REL_TOL = 1e-10
@@ -90,7 +91,15 @@ def near_bounds(theta: np.ndarray, specs: Sequence[ParamSpec]) -> np.ndarray:
     return (theta - lo <= tol) | (hi - theta <= tol)
 
 
-def fit_batch(
+def fit_batch(*args, **kwargs) -> BatchFit:
+    """Fit K problems at once (see `_fit_batch`), with OpenBLAS on one thread: the batched solves
+    are of P x P systems (P <= 12), where BLAS threads only spin (see fitting.single_threaded_blas).
+    """
+    with single_threaded_blas():
+        return _fit_batch(*args, **kwargs)
+
+
+def _fit_batch(
     model: Model,
     y: np.ndarray,
     theta0: np.ndarray,
