@@ -372,6 +372,7 @@ def _run(args: argparse.Namespace) -> None:
         extra["segments"] += 1
 
     def save(step: int) -> None:
+        t0 = time.perf_counter()
         payload = {"fingerprint": fp, "rng": rng_state(), **losses.state(), **extra}
         if strategy == "fsdp":
             save_sharded(ckpt_dir, step, raw_module, raw_opt, payload, rank, fabric.barrier)
@@ -379,6 +380,15 @@ def _run(args: argparse.Namespace) -> None:
             if rank == 0:
                 save_full(ckpt_dir / LAST, step, net, raw_opt, payload)
             fabric.barrier()
+        took = time.perf_counter() - t0
+        if rank == 0 and args.stop_grace_s and took > 0.5 * args.stop_grace_s:
+            log.warning(
+                "checkpoint at step %d took %.1f s, more than half of --stop-grace-s %.0f: a "
+                "stop at preemption may not finish in time",
+                step,
+                took,
+                args.stop_grace_s,
+            )
 
     sampler = MixtureSampler(plan, seq_len)
     workers = args.loader_workers
