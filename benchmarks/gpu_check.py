@@ -110,8 +110,9 @@ def check_attention(report: Report, device: str) -> None:
     b, t, h, d = 2, 2048, 16, 64
     for masked in (False, True):
         q, k, v = (
-            torch.randn(b, t, h, d, device="cuda", dtype=torch.bfloat16, generator=g)
-            .requires_grad_()
+            torch.randn(
+                b, t, h, d, device="cuda", dtype=torch.bfloat16, generator=g
+            ).requires_grad_()
             for _ in range(3)
         )
         seg = None
