@@ -605,9 +605,11 @@ def fig5(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
             lo, hi = (advice.get("gain_ci") or [None, None])[:2]
             ci_txt = f"[{lo:+.3g}, {hi:+.3g}]" if lo is not None and hi is not None else "none"
             text = f"advice: {advice.get('status', '—')}\ncorrected gain 95% CI {ci_txt}"
-            if advice.get("status") != "optimised":
-                text += "\n" + textwrap.fill(str(advice.get("reason", "")), 40)
-            ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom")
+            if advice.get("status") != "optimised":  # the first reason; all are in the notes
+                first = str(advice.get("reason", "")).split("; ")[0]
+                text += "\n" + textwrap.fill(textwrap.shorten(first, 160), 42)
+            ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom",
+                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"})  # fmt: skip
             notes.append(f"advice: {advice.get('status')}: {advice.get('reason')}")
     else:
         style.blank(ax, "no predicted losses")
