@@ -1,18 +1,19 @@
 """The law engine: one vectorised robust fitter for every law of codescale, with honest flags.
 
-Why a new fitter: the laws need a multistart fit per bootstrap resample, per leave-one-out refit
-and per synthetic draw; calling lmfit's L-BFGS-B once per start and resample costs ~60 ms a fit
-(measured on 2 cores), so a 200-resample bootstrap with 6 starts took minutes per language and
-resamples were refitted once, from the full-data optimum (flat directions then got zero-width
-intervals). Here K problems (starts x resamples x left-out runs) are fitted AT ONCE in numpy:
+Why a new fitter: the laws need a multistart fit per bootstrap draw, per held-out refit and per
+synthetic study; lmfit's L-BFGS-B costs ~60 ms a start (measured on 2 cores: 0.37 s for a 6-start
+fit), so bootstraps were refitted once from the full-data optimum (flat directions then got
+zero-width intervals). Here K problems (starts x bootstrap draws x held-out variants) are fitted
+AT ONCE in numpy:
 
-    minimise_k  sum_n w_kn * huber(f(theta_k)_n - y_n, delta) / delta**2
+    minimise_k  sum_n w_kn * huber(f(theta_k)_n - y_kn, delta) / delta**2
 
 by a damped Gauss-Newton (Levenberg-Marquardt) iteration on the iteratively reweighted Huber
 objective (IRLS weights min(1, delta / |r|)), each step projected on the box bounds and accepted
-only when it lowers the true Huber objective (so the objective never rises). A bootstrap resample
-is a vector of run multiplicities w (multinomial), a left-out run a zero weight, so every refit has
-the same shapes and one batch does them all (~1 ms per fit, measured in benchmarks/laws.py).
+only when it lowers the true Huber objective (so the objective never rises). A bootstrap draw is
+another data vector y_k, a left-out run a zero weight, so every refit has the same shapes and one
+batch does them all (measured: a synthetic 7-language study, ~350 fits with starts, bootstrap and
+held-out refits, plus the allocation, took ~2 s per study on 2 loaded cores; benchmarks/laws.py).
 
 Honest convergence (issue 15): a fit is `converged` only when the optimiser stopped on a small
 relative change of the objective AND no parameter lies within 1% of the width of its bounds of
@@ -20,8 +21,9 @@ either bound (bounds are on the fitted, internal scale of each parameter: log sc
 positive scale parameters E, A, B; linear for exponents and transfer coefficients). Such a
 parameter is listed in `at_bounds` and the fit is reported as "flagged", never "converged".
 
-Nothing here knows about a particular law: a law supplies f and its Jacobian (`Law.evaluate`),
-its parameter specs (names, bounds, units) and a grid of starts.
+Nothing here knows about a particular law: a law supplies f and its Jacobian (the `Model`
+callable), its parameter specs (names, bounds, units) and a grid of starts
+(codescale.laws.mixture_law.Block is the one law; chinchilla is its one-language case).
 """
 
 from __future__ import annotations
@@ -233,12 +235,6 @@ def multistart(
         fit.theta[pick], fit.objective[pick], fit.stopped[pick], fit.at_bounds[pick],
         fit.iterations,
     )  # fmt: skip
-
-
-def bootstrap_weights(n_runs: int, n_samples: int, seed: int) -> np.ndarray:
-    """(n_samples, n_runs) multiplicities of a bootstrap over runs (each row sums to n_runs)."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_samples).astype(float)
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> list[float | None]:
