@@ -21,10 +21,12 @@ mixture contains i (mono runs of i, synergy pairs with i, allocation runs): Hube
 log residuals, Levenberg-Marquardt from the best grid starts (codescale.laws.engine), in the
 normalised parameterisation of codescale.laws.chinchilla (unit-invariant: the same data in other
 units give the same exponents and tau). tau_ij is fitted only for partners j that share a run
-with i; others are null ("not identifiable"). Uncertainty: a bootstrap over runs (the same
-multinomial run weights for every block, so the resampled laws are joint draws) with a multistart
-per resample (the full-data optimum plus the best grid starts). Leave-one-run-out over the
-multilingual runs (batched as zero weights) is the held-out check the allocation relies on.
+with i; others are null ("not identifiable"). Uncertainty: a parametric bootstrap (every run's
+log loss redrawn at the pooled, dof-corrected residual scale; see bootstrap_block for why not a
+run bootstrap) with a multistart per draw (the full-data optimum plus the best grid start); draw b
+of every block together is one joint draw of the law, which the allocation optimises. Checks:
+leave-one-run-out over the multilingual runs (batched as zero weights, grid starts only), and the
+held-out check the allocation relies on: refit without every mixture of 3+ languages, predict it.
 Check against Table 1: the law-implied synergy gain L_i(i+i) - L_i(i+j) at the synergy runs'
 (N, D) against the measured one (Spearman rho), reported, not used to fit.
 
