@@ -54,8 +54,14 @@ class Truth:
     tau: list[list[float]]  # diagonal 1
 
 
-def make_truth(des: Design, rng: np.random.Generator, synergy: bool = True) -> Truth:
-    """Per-language laws with varied data hunger, and a transfer matrix (zero if not synergy)."""
+def make_truth(
+    des: Design, rng: np.random.Generator, synergy: bool = True, same_laws: bool = False
+) -> Truth:
+    """Per-language laws with varied data hunger, and a transfer matrix (zero if not synergy).
+
+    same_laws: every language gets the first language's law; with synergy=False the true optimum
+    is then exactly uniform (symmetric convex problem): nothing to gain, by construction.
+    """
     N0 = float(np.exp(np.mean(np.log([n for n, _ in des.mono]))))
     D0 = float(np.exp(np.mean(np.log([d for _, d in des.mono]))))
     params = {}
@@ -65,6 +71,9 @@ def make_truth(des: Design, rng: np.random.Generator, synergy: bool = True) -> T
         a0, b0 = rng.uniform(0.3, 0.8), rng.uniform(0.4, 1.6)  # terms at (N0, D0), nats
         params[lang] = {"E": E, "A": a0 * N0**alpha, "alpha": alpha, "B": b0 * D0**beta,
                         "beta": beta}  # fmt: skip
+    if same_laws:
+        first = params[des.languages[0]]
+        params = {lang: dict(first) for lang in des.languages}
     L = len(des.languages)
     tau = np.clip(rng.normal(0.25, 0.2, (L, L)), -0.2, 0.9) if synergy else np.zeros((L, L))
     np.fill_diagonal(tau, 1.0)
