@@ -30,6 +30,7 @@ from codescale.execute.harness import execute_program, toolchain, values_equal
 from codescale.execute.passk import mean_pass_at_k, pass_at_k, wilson_interval
 from codescale.execute.problems import load_problems, parse_test_line
 from codescale.execute.prompts import build_prompt, truncate_completion, wrong_program
+from codescale.execute.run import run_programs
 from codescale.execute.sandbox import Limits, Sandbox, run_sandboxed
 from codescale.report.table3 import SKIPPED, table3
 
@@ -125,17 +126,10 @@ def test_prompts_end_at_the_entry_signature_and_completions_are_cut(problems):
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_canonical_solutions_pass_and_wrong_ones_fail(lang, problems):
     need_toolchain(lang)
-    sb, limits = Sandbox(), Limits()
-    from concurrent.futures import ThreadPoolExecutor
-
-    def run(args):
-        slot, code, p = args
-        return execute_program(p, lang, code, sb, limits, slot)
-
-    jobs = [(i % 2, p.solutions[lang], p) for i, p in enumerate(problems)]
-    jobs += [(i % 2, wrong_program(p, lang), p) for i, p in enumerate(problems)]
-    with ThreadPoolExecutor(2) as ex:
-        verdicts = list(ex.map(run, jobs))
+    # run_programs hands each sandbox its own slot (uid): concurrent programs never share one
+    jobs = [(p, lang, p.solutions[lang]) for p in problems]
+    jobs += [(p, lang, wrong_program(p, lang)) for p in problems]
+    verdicts = run_programs(jobs, Sandbox(), Limits(), workers=2)
     canon, wrong = verdicts[: len(problems)], verdicts[len(problems) :]
     exceptions = EXCEPTIONS.get(lang, {})
     failed = {p.task_id: v.reason for p, v in zip(problems, canon, strict=True) if not v.passed}
@@ -165,11 +159,11 @@ PY_ATTACKS = {
 
 
 def _sandbox_uids_alive(sb: Sandbox) -> list[str]:
-    lo, hi = sb.uid(0) - sb.uid(0) % 16, sb.uid(0) - sb.uid(0) % 16 + 16
+    """Processes of any sandbox uid (uid_base and up) still on the host."""
     alive = []
     for d in Path("/proc").iterdir():
         try:
-            if d.name.isdigit() and lo <= d.stat().st_uid < hi:
+            if d.name.isdigit() and d.stat().st_uid >= sb.uid_base:
                 alive.append(d.name)
         except OSError:
             pass

@@ -10,7 +10,8 @@ Every execution gets a fresh sandbox; nothing persists between executions:
   - namespaces: new network (only a down loopback: no connection can leave), pid (the program
     sees only its own processes, and they all die with the sandbox), ipc, uts, cgroup.
   - identity: as root (the CI and container case) the program runs as an unprivileged uid of its
-    own (`uid_base + slot`, no groups, no capabilities, via util-linux `setpriv`), so file
+    own (from `uid_base` up, held exclusively through an flock per uid while the sandbox lives;
+    no groups, no capabilities, no new privileges, via util-linux `setpriv`), so file
     permissions apply and RLIMIT_NPROC is enforced (root is exempt from it). Not as root,
     bubblewrap's user namespace is used and RLIMIT_NPROC counts the caller's processes too, so it
     is raised by the caller's current process count.
@@ -38,6 +39,7 @@ with no filesystem, network or pid isolation (documented as unsafe in the README
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import selectors
@@ -46,6 +48,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +62,7 @@ SYMLINKS = (
     ("usr/lib64", "/lib64"),
 )
 SANDBOX_MODES = ("bwrap", "rlimits")
+LOCK_DIR = Path(tempfile.gettempdir()) / "codescale-sandbox-uids"  # one flock per uid in use
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,31 @@ class Sandbox:
                 " without isolation (unsafe; see README)"
             )
 
-    def uid(self, slot: int) -> int:
-        """A uid of its own per (process, slot), so RLIMIT_NPROC is per execution."""
-        return self.uid_base + (os.getpid() % 50_000) * 16 + slot % 16
+    def uid(self, slot: int, attempt: int = 0) -> int:
+        """A candidate uid for (this process, slot); `claim_uid` makes it exclusive."""
+        return self.uid_base + ((os.getpid() + attempt) % 50_000) * 16 + slot % 16
 
-    def command(self, src: Path, argv: list[str], slot: int, limits: Limits) -> list[str]:
+    @contextlib.contextmanager
+    def claim_uid(self, slot: int) -> Iterator[int]:
+        """A uid no other sandbox on this host uses meanwhile (an flock per uid under /tmp), so
+        RLIMIT_NPROC is per execution and the clean-up after it kills only its own processes."""
+        LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        for attempt in range(1024):
+            uid = self.uid(slot, attempt)
+            fd = os.open(LOCK_DIR / f"{uid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                yield uid
+            finally:
+                os.close(fd)  # releases the lock
+            return
+        raise CodescaleError(f"no free sandbox uid in {LOCK_DIR} after 1024 attempts")
+
+    def command(self, src: Path, argv: list[str], uid: int, limits: Limits) -> list[str]:
         """bwrap argv running `argv` inside the sandbox with `src` at /src (read-only)."""
         if self.mode == "rlimits":
             return argv
@@ -144,9 +168,8 @@ class Sandbox:
         for k, v in (("HOME", "/tmp"), ("TMPDIR", "/tmp"), ("LANG", "C.UTF-8"), ("SRC", "/src")):
             cmd += ["--setenv", k, v]
         if os.geteuid() == 0:
-            uid = str(self.uid(slot))
             cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--"]
-            cmd += ["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups"]
+            cmd += ["setpriv", "--reuid", str(uid), "--regid", str(uid), "--clear-groups"]
             cmd += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         else:
             cmd += ["--unshare-user", "--"]
@@ -215,17 +238,18 @@ def run_sandboxed(
                 "SRC": str(src),
             }
             full_env.update(env or {})
-        cmd = sandbox.command(src, argv, slot, limits)
-        if sandbox.mode == "bwrap" and env:
-            setenv = []
-            for k, v in env.items():
-                setenv += ["--setenv", k, v]
-            cmd = [cmd[0], *setenv, *cmd[1:]]
         own_uid = sandbox.mode == "bwrap" and os.geteuid() == 0
         extra = 0 if own_uid else _user_process_count()
-        outcome = _communicate(cmd, limits, _preexec(limits, extra), full_env, cwd)
-        if own_uid:
-            _reap(sandbox.uid(slot))
+        with sandbox.claim_uid(slot) if own_uid else contextlib.nullcontext(0) as uid:
+            cmd = sandbox.command(src, argv, uid, limits)
+            if sandbox.mode == "bwrap" and env:
+                setenv = []
+                for k, v in env.items():
+                    setenv += ["--setenv", k, v]
+                cmd = [cmd[0], *setenv, *cmd[1:]]
+            outcome = _communicate(cmd, limits, _preexec(limits, extra), full_env, cwd)
+            if own_uid:
+                _reap(uid)
         return outcome
 
 
