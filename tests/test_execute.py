@@ -190,6 +190,21 @@ def test_sandbox_contains_python(attack):
     assert out.status in expected.get(attack, ("exit",)), (attack, out.status, out.stderr[-300:])
 
 
+def test_rlimits_fallback_still_stops_loops_and_floods(tmp_path):
+    """Without bubblewrap (execute.sandbox: rlimits): limits and timeout only, no isolation."""
+    sb = Sandbox("rlimits")
+    argv = ["/bin/sh", "-c", '/usr/bin/python3 "$SRC/main.py"']
+    start = time.monotonic()
+    loop = run_sandboxed(sb, {"main.py": PY_ATTACKS["infinite loop"]}, argv, LIMITS)
+    assert loop.status in ("exit", "signal", "timeout") and time.monotonic() - start < 13
+    flood = run_sandboxed(sb, {"main.py": PY_ATTACKS["100 MB output"]}, argv, LIMITS)
+    assert flood.status == "output_limit" and len(flood.stdout) <= LIMITS.output_bytes
+    alloc = run_sandboxed(sb, {"main.py": PY_ATTACKS["10 GB allocation"]}, argv, LIMITS)
+    assert alloc.status == "exit" and "MemoryError" in alloc.stderr
+    ok = run_sandboxed(sb, {"main.py": "import os\nprint(os.getcwd())"}, argv, LIMITS)
+    assert ok.ok and ok.stdout.strip().endswith("/work")  # a private temp dir
+
+
 # the same attacks written as a "solution" of HumanEval/53 (add) per language, where expressible;
 # default memory and process limits (a JVM needs ~25 threads and more than 512 MB of mappings)
 LANG_LIMITS = Limits(wall_s=8, cpu_s=2, output_bytes=200_000)
@@ -357,6 +372,14 @@ def test_execute_cli_collect_and_table3(tok, tmp_path, monkeypatch):
     assert py["status"] == "ok" and py["n_tasks"] == 2 and py["pass_at_k"] == {"1": 0.0}
     assert [r["task_id"] for r in ex["results"]] == ["HumanEval/2", "HumanEval/12"]
     assert all(r["completion_tokens"] <= 8 and not r["passed"] for r in ex["results"])
+    # pass@k from 3 samples at a temperature; greedy with several samples is refused
+    sampled = tmp_path / "sampled.json"
+    more = ["--languages", "python", "--max-tasks", "1", "--n-samples", "3", "--k", "1", "3"]
+    assert main([*args[:-1], str(sampled), *more]) == 2  # temperature 0
+    assert main([*args[:-1], str(sampled), *more, "--temperature", "0.8"]) == 0
+    sp = json.loads(sampled.read_text())
+    assert set(sp["languages"]["python"]["pass_at_k"]) == {"1", "3"}
+    assert [r["sample"] for r in sp["results"]] == [0, 1, 2]
     # a held-out task on the training side is refused
     (tmp_path / "tasks.json").write_text(json.dumps({**tasks, "train": ["HumanEval/2"]}))
     assert main(args) == 2
