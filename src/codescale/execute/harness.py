@@ -531,10 +531,11 @@ LANGUAGES: dict[str, Language] = {
 @cache
 def _locate(tool: str) -> tuple[str, list[str]] | None:
     """(absolute path to run, directories to bind read-only) for a tool, or None if missing."""
-    if tool == "python3":
+    if tool == "python3":  # a system interpreter: pyenv shims and venvs do not work inside
         for p in ("/usr/bin/python3", "/usr/local/bin/python3"):
             if os.access(p, os.X_OK):
                 return p, []
+        return None
     if tool == "rustc" and shutil.which("rustc"):
         try:
             sysroot = subprocess.run(
@@ -548,12 +549,9 @@ def _locate(tool: str) -> tuple[str, list[str]] | None:
     if found is None:
         return None
     real = os.path.realpath(found)
-    if tool == "tsc":  # a node script; bind its package
-        pkg = os.path.dirname(os.path.dirname(real))
-        return real, [pkg]
-    if tool == "go":
-        return real, [os.path.dirname(os.path.dirname(real))]
-    return real, [os.path.dirname(real)]
+    # the installation prefix (JDK home, GOROOT, the typescript package, /usr): what lies outside
+    # /usr and /etc is bound read-only into the sandbox
+    return real, [os.path.dirname(os.path.dirname(real))]
 
 
 def toolchain(lang: str) -> tuple[dict[str, str], list[str]] | str:
@@ -562,7 +560,8 @@ def toolchain(lang: str) -> tuple[dict[str, str], list[str]] | str:
     for tool in LANGUAGES[lang].tools:
         loc = _locate(tool)
         if loc is None:
-            return f"{tool} not found on PATH (scripts/setup-toolchains.sh {lang} installs it)"
+            where = "/usr/bin or /usr/local/bin" if tool == "python3" else "PATH"
+            return f"{tool} not found on {where} (scripts/setup-toolchains.sh {lang} installs it)"
         paths[tool], dirs = loc
         ro += dirs
     return paths, ro
