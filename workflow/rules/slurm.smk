@@ -67,7 +67,7 @@ def run_group_resources(runtime_key):
 
 def data_resources(name):
     """mem_mb and runtime of a data rule's jobs from their input sizes (nothing for other rules);
-    each resubmission gets 50% more of both."""
+    each resubmission gets 50% more of both, the runtime never above slurm.max_runtime_h."""
     if name not in DATA_SCALING:
         return {}
     base, per_mb, mb_per_min = DATA_SCALING[name]
@@ -75,8 +75,9 @@ def data_resources(name):
         mem_mb=lambda wildcards, input, attempt: int(
             (base + per_mb * input.size_mb) * (1 + 0.5 * (attempt - 1))
         ),
-        runtime=lambda wildcards, input, attempt: int(
-            (10 + input.size_mb / mb_per_min) * (1 + 0.5 * (attempt - 1))
+        runtime=lambda wildcards, input, attempt: min(
+            int((10 + input.size_mb / mb_per_min) * (1 + 0.5 * (attempt - 1))),
+            int(SLURM["max_runtime_h"] * 60),  # the partition's limit, at any attempt
         ),
     )
 
