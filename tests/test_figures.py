@@ -347,6 +347,28 @@ def test_fits_table_equals_the_fit_and_the_paper(full: Path) -> None:
     assert rows["csharp"]["status"] == "absent" and rows["csharp"]["alpha"] == ""
 
 
+def test_fits_markdown_shows_the_mixture_law_or_why_not(full: Path, tmp_path: Path) -> None:
+    from codescale.report import tables
+
+    md = (full / "tables/fits_per_language.md").read_text()
+    assert "### Proportion-dependent law (mixture_law.json)" in md
+    mix = {
+        "languages": ["python", "go"], "law": "L_i = ...", "units": {"tau": "tokens/token"},
+        "params": {k: dict(LAWS[k]) for k in ("python", "go")},
+        "ci": {k: {p: [v * 0.9, v * 1.1] for p, v in LAWS[k].items()} for k in ("python", "go")},
+        "blocks": {"python": {"status": "converged", "n_points": 9},
+                   "go": {"status": "flagged: within 1% of a bound: alpha", "n_points": 9}},
+        "tau": [[1.0, 0.25], [None, 1.0]], "tau_ci": [[None, [0.1, 0.4]], [None, None]],
+        "gamma": 0.25, "gamma_ci": [0.1, 0.4],
+        "heldout_check": {"error": "no run mixes 3 or more languages"},
+    }  # fmt: skip
+    text = tables.mixture_markdown(mix)
+    assert "| Python | 1 | 0.25 [0.1, 0.4] |" in text and "| Go | — | 1 |" in text
+    assert "flagged: within 1% of a bound: alpha" in text and "tau: tokens/token" in text
+    assert "no run mixes 3 or more languages" in text
+    assert tables.mixture_markdown({"error": "too few runs"}).endswith("Not fitted: too few runs")
+
+
 def test_allocation_figure_states_the_advice_and_its_reason(full: Path) -> None:
     notes = json.loads((full / "figures/manifest.json").read_text())["items"]["fig5"]["notes"]
     assert "advice: uniform: the law failed its held-out check" in notes

@@ -801,7 +801,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "table1": ("synergy",),
     "table2": ("translation",),
     "table3": (),
-    "fits": ("per_language",),
+    "fits": ("per_language", "mixture_law"),
 }
 ITEMS = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "table1", "table2", "table3", "fits"]
 
@@ -865,7 +865,7 @@ def _tables_for(item: str, df: pl.DataFrame, fits: dict[str, Any]) -> list[table
 
         return [table3(df)]
     if item == "fits":
-        return [tables.fits_table(fits["per_language"])]
+        return [tables.fits_table(fits["per_language"], fits.get("mixture_law"))]
     return []
 
 

@@ -551,9 +551,11 @@ def table3_multipl_e() -> Table:
 # per-language fits
 
 
-def fits_table(fit: dict[str, Any]) -> Table:
+def fits_table(fit: dict[str, Any], mixture: dict[str, Any] | None = None) -> Table:
     """Per-language law parameters with CIs, fit quality and extrapolation error, and the paper's
-    exponents and L_inf beside them (our beta is the paper's alpha_D, our E its L_inf)."""
+    exponents and L_inf beside them (our beta is the paper's alpha_D, our E its L_inf). With
+    `mixture` (mixture_law.json) the Markdown also shows the proportion-dependent law: every
+    parameter with its interval, unit and status, and the transfer matrix with intervals."""
     paper = reference.per_language_law()
     per_lang = fit.get("languages") or {}
     rows = []
@@ -624,9 +626,65 @@ def fits_table(fit: dict[str, Any]) -> Table:
         list(rows[0]),
         rows,
         notes,
-        _fits_markdown(rows),
+        _fits_markdown(rows) + ("" if mixture is None else "\n\n" + mixture_markdown(mixture)),
         warn,
     )
+
+
+def mixture_markdown(mix: dict[str, Any]) -> str:
+    """The transfer law of mixture_law.json as Markdown: parameters, status, tau with intervals."""
+    err = error_of(mix)
+    title = "### Proportion-dependent law (mixture_law.json)"
+    if err:
+        return f"{title}\n\nNot fitted: {err}"
+    langs = list(mix.get("languages") or [])
+    params, ci = mix.get("params") or {}, mix.get("ci") or {}
+    blocks, units = mix.get("blocks") or {}, mix.get("units") or {}
+
+    def cell(lang: str, p: str) -> str:
+        lo, hi = ((ci.get(lang) or {}).get(p) or [None, None])[:2]
+        v = (params.get(lang) or {}).get(p)
+        return f"{fmt(v)} [{fmt(lo)}, {fmt(hi)}]" if lo is not None else fmt(v)
+
+    head = ["language", "status", "E", "A", "alpha", "B", "beta", "n"]
+    body = [
+        [reference_name(k), (blocks.get(k) or {}).get("status", "—"),
+         *(cell(k, p) for p in ("E", "A", "alpha", "B", "beta")),
+         fmt((blocks.get(k) or {}).get("n_points"))]
+        for k in langs
+    ]  # fmt: skip
+    tau, tau_ci = mix.get("tau") or [], mix.get("tau_ci") or []
+    t_body = []
+    for i, k in enumerate(langs):
+        row = [reference_name(k)]
+        for j in range(len(langs)):
+            v = tau[i][j] if i < len(tau) and j < len(tau[i]) else None
+            c = tau_ci[i][j] if i < len(tau_ci) and j < len(tau_ci[i]) else None
+            row.append("1" if i == j else (f"{fmt(v, 3)} [{fmt(c[0], 2)}, {fmt(c[1], 2)}]"
+                                          if c and c[0] is not None else fmt(v, 3)))  # fmt: skip
+        t_body.append(row)
+    held = mix.get("heldout_check") or {}
+    gamma_ci = mix.get("gamma_ci") or [None, None]
+    lines = [
+        title,
+        "",
+        f"Law: {mix.get('law', '—')}",
+        "",
+        "Units: " + "; ".join(f"{k}: {v}" for k, v in units.items()),
+        "",
+        markdown_grid(head, body),
+        "",
+        "Transfer matrix tau_ij (row: target i, column: source j; 95% interval; — = no run mixes "
+        f"them). gamma (mean tau_ij) = {fmt(mix.get('gamma'))} "
+        f"[{fmt(gamma_ci[0])}, {fmt(gamma_ci[1])}].",
+        "",
+        markdown_grid(["target \\ source", *(reference_name(k) for k in langs)], t_body),
+        "",
+        "Held-out check (3+-language mixtures refitted without them): "
+        + (f"mean relative error {fmt(held.get('rel_error_mean'))} on {held.get('n')} run(s)"
+           if "rel_error_mean" in held else str(held.get("error", "—"))),  # fmt: skip
+    ]
+    return "\n".join(lines)
 
 
 def _fits_markdown(rows: list[dict[str, Any]]) -> str:
