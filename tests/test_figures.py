@@ -387,6 +387,9 @@ def test_direction_fits_recover_the_generating_law(full: Path) -> None:
     largest = dir_loss("java", "go", "shuffled", SIZES["t3"], BUDGETS["4M"])
     assert float(fitted["loss_largest_run"]) == pytest.approx(largest)
     assert float(rows[("python", "java")]["paper_A"]) == 0.71
+    # our raw-count prefactor converted to N in billions, the paper's likely unit
+    a_b = float(fitted["A"]) * 1e9 ** -float(fitted["alpha_N"])
+    assert float(fitted["A_per_billion"]) == pytest.approx(a_b)
     assert rows[("rust", "csharp")]["fit_status"].startswith("no shuffled")
     laws = {r["law"]: r for r in read_csv(full / "tables/table2_translation_laws.csv")}
     assert float(laws["shuffled"]["alpha"]) == 0.3

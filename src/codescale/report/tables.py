@@ -445,6 +445,8 @@ def table2_directions(df: pl.DataFrame) -> Table:
                     "n_runs": pts.select("run").n_unique() if pts.height else 0,
                     "A": fit["A"] if ok else None,
                     "B": fit["B"] if ok else None,
+                    "A_per_billion": per_billion(fit["A"], fit["alpha_N"]) if ok else None,
+                    "B_per_billion": per_billion(fit["B"], fit["alpha_D"]) if ok else None,
                     "alpha_N": fit["alpha_N"] if ok else None,
                     "alpha_D": fit["alpha_D"] if ok else None,
                     "L_inf": fit["L_inf"] if ok else None,
@@ -476,8 +478,9 @@ def table2_directions(df: pl.DataFrame) -> Table:
         "Fitted with the law engine (Huber on log residuals, 95% parametric-bootstrap intervals "
         "of the exponents; 'flagged: ...' = a parameter at a bound, not converged). Units: our A "
         "and B are per raw count (N non-embedding parameters, D tokens); the paper does not state "
-        "the units of its A and B, so they cannot be converted and are not comparable; the "
-        "exponents are unit-free and compare directly.",
+        "the units of its A and B; A_per_billion / B_per_billion are ours for N and D in billions "
+        "(the likely convention) and are the ones to set beside paper_A / paper_B. The exponents "
+        "are unit-free and compare directly.",
     ]
     return Table(
         "table2_translation_directions",
@@ -487,6 +490,13 @@ def table2_directions(df: pl.DataFrame) -> Table:
         notes,
         warnings=[] if n_fitted else ["no per-direction fits: shuffled runs do not span N and D"],
     )
+
+
+def per_billion(coef: float | None, exponent: float | None) -> float | None:
+    """A prefactor of c * X^-e with X in raw counts, re-expressed for X in billions."""
+    if coef is None or exponent is None:
+        return None
+    return float(coef) * 1e9 ** (-float(exponent))
 
 
 def table2_laws(fit: dict[str, Any]) -> Table:
@@ -504,9 +514,17 @@ def table2_laws(fit: dict[str, Any]) -> Table:
             lo_hi = ci.get(p) or [None, None]
             row[f"{p}_ci_lo"], row[f"{p}_ci_hi"] = lo_hi[0], lo_hi[1]
             row[f"paper_{p}"] = paper[key][p]
+        row["A_per_billion"] = per_billion(row["A"], row["alpha"])
+        row["B_per_billion"] = per_billion(row["B"], row["beta"])
+        if not err and entry.get("status") not in (None, "converged"):
+            row["status"] = entry["status"]
         rows.append(row)
     notes = [
         "L = A N^-alpha + B D^-beta + L_inf over translation loss (Eqs. 3-5 of the paper).",
+        "Units: our A and B are per raw count (N non-embedding parameters, D tokens). The paper "
+        "does not state its units; A_per_billion / B_per_billion convert ours to N and D in "
+        "billions (A 1e9^-alpha), the likely convention, for comparison with paper_A / paper_B. "
+        "Exponents and L_inf (nats/token) need no conversion.",
         "Paper's paired_seen alpha = 6.404 and identical betas look like transcription errors "
         "in v1; kept as printed.",
     ]
