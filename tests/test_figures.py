@@ -370,8 +370,10 @@ def test_fits_markdown_shows_the_mixture_law_or_why_not(full: Path, tmp_path: Pa
 
 
 def test_allocation_figure_states_the_advice_and_its_reason(full: Path) -> None:
-    notes = json.loads((full / "figures/manifest.json").read_text())["items"]["fig5"]["notes"]
-    assert "advice: uniform: the law failed its held-out check" in notes
+    items = json.loads((full / "figures/manifest.json").read_text())["items"]
+    assert "advice: uniform: the law failed its held-out check" in items["fig5"]["notes"]
+    # these hand-written fits carry no frontier: Figure 1(d) says so instead of drawing nothing
+    assert "no compute-optimal frontier in per_language.json" in items["fig1"]["notes"]
 
 
 def test_direction_fits_recover_the_generating_law(full: Path) -> None:

@@ -66,12 +66,16 @@ def _law(params: dict[str, float], n: Any, d: Any) -> Any:
 
 def fig1(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, list[str]]:
     """(a) per-language loss vs compute 6ND with the compute-efficient frontier; (b, c) the
-    irreducible loss L_inf per language, ours and the paper's, ordered by the paper's."""
+    irreducible loss L_inf per language, ours and the paper's, ordered by the paper's; (d) the
+    compute-optimal tokens per parameter D*/N* of each fitted law vs compute, with its bootstrap
+    interval (the paper says the ratio differs by language but gives none)."""
     notes: list[str] = []
     fig, axes = plt.subplots(
-        1, 3, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1, 1]}, layout="constrained"
-    )
-    ax, ax_ours, ax_paper = axes
+        1, 4, figsize=(16, 4), gridspec_kw={"width_ratios": [1.6, 1, 1, 1.3]},
+        layout="constrained",
+    )  # fmt: skip
+    ax, ax_ours, ax_paper, ax_front = axes
+    _frontier_panel(ax_front, fits["per_language"], notes)
     pts = tables.mono_points(df)
     if pts.height == 0:
         style.blank(ax, "no mono runs in the collected table")
@@ -148,6 +152,33 @@ def fig1(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
         )
     fig.suptitle("Figure 1: per-language scaling overview")
     return fig, notes
+
+
+def _frontier_panel(ax: Any, per_language: dict[str, Any], notes: list[str]) -> None:
+    """D*/N* vs C per language from per_language.json's `frontier` (closed-form approach 3)."""
+    drawn = 0
+    for lang, entry in (per_language.get("languages") or {}).items():
+        rows = [] if error_of(entry) else entry.get("frontier") or []
+        if not rows:
+            continue
+        c = np.array([r["C"] for r in rows], dtype=float)
+        tpp = np.array([r["tokens_per_param"] for r in rows], dtype=float)
+        kw = {"color": style.color(lang)}
+        ax.plot(c, tpp, marker="o", markersize=3, lw=1.4, label=style.name(lang), **kw)
+        ci = [r.get("tokens_per_param_ci") or [None, None] for r in rows]
+        if all(lo is not None and hi is not None for lo, hi in ci):
+            ax.fill_between(c, [lo for lo, _ in ci], [hi for _, hi in ci], alpha=0.12, **kw)
+        drawn += 1
+    if not drawn:
+        style.blank(ax, "no compute-optimal frontier\n(no fitted law with a frontier)")
+        notes.append("no compute-optimal frontier in per_language.json")
+    else:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(frameon=False, fontsize=7, ncols=2)
+    ax.set_xlabel("training compute C = 6ND (FLOPs)")
+    ax.set_ylabel("compute-optimal tokens per parameter D*/N*")
+    ax.set_title("(d) compute-optimal D*/N* (95% CI)")
 
 
 # ---------------------------------------------------------------------------------------------
