@@ -554,6 +554,11 @@ def _locate(tool: str) -> tuple[str, list[str]] | None:
     return real, [os.path.dirname(os.path.dirname(real))]
 
 
+def in_system_dirs(path: str) -> bool:
+    """True for /usr, /etc and what lies under them (bound read-only in every sandbox)."""
+    return any(path == d or path.startswith(d + "/") for d in ("/usr", "/etc"))
+
+
 def toolchain(lang: str) -> tuple[dict[str, str], list[str]] | str:
     """({tool: path}, read-only dirs) when every tool of `lang` exists, else a reason string."""
     paths, ro = {}, []
@@ -745,7 +750,8 @@ def execute_program(
         return Verdict(False, "harness_error", 0, len(problem.tests), 0.0, str(err))
     mounts = []
     if sandbox.mode == "bwrap":  # toolchains outside /usr (rustup under /root) get a neutral path
-        for i, d in enumerate(d for d in ro if not d.startswith(("/usr/", "/etc/"))):
+        outside = dict.fromkeys(d for d in ro if not in_system_dirs(d))
+        for i, d in enumerate(outside):
             inside = f"/opt/codescale-toolchain-{i}"
             mounts.append((d, inside))
             paths = {
