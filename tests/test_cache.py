@@ -1,13 +1,14 @@
 """The cache contract, key by key: change one config value and exactly the jobs that depend on it
-rerun (a dry run against the completed smoke study says which).
+rerun (the job DAG of the completed smoke study, as `snakemake --dag` draws it, says which).
 
 The expectation lives in the config schema, once per leaf key (workflow/schemas/
 config.schema.yaml): `x-reruns: [rule, ...]` names the rules whose jobs the key changes directly;
-the expected set of rules is those plus everything downstream of them in the rule graph.
-`x-reruns: []` says the key changes no artifact (Slurm partitions, threads, caches). A leaf key
-without `x-reruns` fails `test_every_leaf_key_declares_its_reruns`. The changed value is derived
-from the schema (a boolean flipped, a number nudged up, the next enum member, a list's last item
-dropped, a string extended); `x-test-value` gives it where that would be invalid.
+the expected set of rules is those plus the rules of every job downstream of their rerun jobs in
+the job DAG of the changed study. `x-reruns: []` says the key changes no artifact (Slurm
+partitions, threads, caches). A leaf key without `x-reruns` fails
+`test_every_leaf_key_declares_its_reruns`. The changed value is derived from the schema (a boolean
+flipped, a number nudged up, the next enum member, a list's last item dropped, a string
+extended); `x-test-value` gives it where that would be invalid or no change for the smoke study.
 
 Plus: the checkout moved (or reached through a symlink) reruns nothing; a corpus file edited or
 added reruns the corpus and everything downstream of it.
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, planned_jobs, snakemake
+from conftest import REPO, snakemake
 
 from codescale import config as cs_config
 
@@ -108,32 +109,45 @@ def changed_value(current: Any, sub: dict[str, Any]) -> Any:
     raise AssertionError(f"no generic change for {current!r}: give the key an x-test-value")
 
 
-def rule_graph(workdir: Path) -> dict[str, set[str]]:
-    """Rule -> the rules that consume its output, from `snakemake --rulegraph`."""
-    proc = snakemake(workdir, "--rulegraph", targets=TARGETS, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', proc.stdout, re.M))
-    consumers: dict[str, set[str]] = {name: set() for name in names.values()}
-    for src, dst in re.findall(r"^\s*(\d+) -> (\d+)", proc.stdout, re.M):
-        consumers[names[src]].add(names[dst])
-    return consumers
+class JobDag:
+    """The job DAG of a dry run (`snakemake --dag dot`): each job's rule, the jobs that consume
+    its outputs, and the jobs that would run (Snakemake draws the others dashed)."""
+
+    def __init__(self, dot: str):
+        nodes = re.findall(r'^\s*(\d+)\[label = "(\w+)[^\n]*$', dot, re.M)
+        self.rule = dict(nodes)
+        self.needrun = {
+            job for job in self.rule if not re.search(rf"^\s*{job}\[.*style=\S*dashed", dot, re.M)
+        }
+        self.consumers: dict[str, set[str]] = {job: set() for job in self.rule}
+        for src, dst in re.findall(r"^\s*(\d+) -> (\d+)", dot, re.M):
+            self.consumers[src].add(dst)
+
+    def scheduled(self) -> set[str]:
+        """The rules with a job to run (rules with no output left out)."""
+        return {self.rule[job] for job in self.needrun} - NO_OUTPUT
+
+    def expected(self, rules: set[str]) -> set[str]:
+        """`rules` plus the rules of every job downstream of their jobs that run."""
+        todo = [job for job in self.needrun if self.rule[job] in rules]
+        seen = set(todo)
+        while todo:
+            for nxt in self.consumers[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return (set(rules) | {self.rule[job] for job in seen}) - NO_OUTPUT
 
 
-def downstream(rules: set[str], consumers: dict[str, set[str]]) -> set[str]:
-    seen, todo = set(rules), list(rules)
-    while todo:
-        for nxt in consumers.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+def job_dag(workdir: Path, *args: str) -> JobDag:
+    proc = snakemake(workdir, "--dag", "dot", "--nolock", *args, targets=TARGETS, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return JobDag(proc.stdout)
 
 
 def scheduled(workdir: Path, *args: str) -> set[str]:
-    """The rules a dry run in `workdir` would run (rules with no output left out)."""
-    proc = snakemake(workdir, "-n", "--nolock", *args, targets=TARGETS, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return set(planned_jobs(proc.stdout + proc.stderr)) - NO_OUTPUT
+    """The rules a run in `workdir` would run (rules with no output left out)."""
+    return job_dag(workdir, *args).scheduled()
 
 
 def test_every_leaf_key_declares_its_reruns():
@@ -155,18 +169,19 @@ def cache_dir(smoke_run: Path, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def consumers(cache_dir: Path) -> dict[str, set[str]]:
-    return rule_graph(cache_dir)
+def rules_of_study(cache_dir: Path) -> set[str]:
+    """Every rule with a job in the smoke study's DAG."""
+    return set(job_dag(cache_dir).rule.values())
 
 
 @pytest.fixture(scope="module")
-def reruns_by_key(cache_dir: Path, tmp_path_factory) -> dict[str, set[str] | str]:
-    """Key -> the rules a dry run schedules with that key changed (or the failure), two dry runs
-    at a time."""
+def dags_by_key(cache_dir: Path, tmp_path_factory) -> dict[str, JobDag | str]:
+    """Key -> the job DAG with that key changed (or why there is none), two dry runs at a
+    time."""
     resolved = cs_config.validate(copy.deepcopy(SMOKE))
     configs = tmp_path_factory.mktemp("changed")
 
-    def one(key: str) -> set[str] | str:
+    def one(key: str) -> JobDag | str:
         changed = copy.deepcopy(SMOKE)
         try:
             current = _get(resolved, key)
@@ -179,7 +194,7 @@ def reruns_by_key(cache_dir: Path, tmp_path_factory) -> dict[str, set[str] | str
         path = configs / f"{key}.yaml"
         path.write_text(yaml.safe_dump(changed))
         try:
-            return scheduled(cache_dir, "--configfile", str(path))
+            return job_dag(cache_dir, "--configfile", str(path))
         except AssertionError as err:
             return f"dry run failed: {err}"
 
@@ -193,13 +208,13 @@ def test_complete_study_reruns_nothing(cache_dir: Path):
 
 
 @pytest.mark.parametrize("key", [k for k, sub in LEAVES.items() if "x-reruns" in sub])
-def test_changing_a_key_reruns_what_its_schema_declares(key, reruns_by_key, consumers):
+def test_changing_a_key_reruns_what_its_schema_declares(key, dags_by_key, rules_of_study):
     declared = set(LEAVES[key]["x-reruns"])
-    unknown = declared - set(consumers)
-    assert not unknown, f"{key}: x-reruns names rules not in the workflow: {sorted(unknown)}"
-    expected = downstream(declared, consumers) - NO_OUTPUT
-    got = reruns_by_key[key]
-    assert not isinstance(got, str), f"{key}: {got}"
+    unknown = declared - rules_of_study
+    assert not unknown, f"{key}: x-reruns names rules not in the smoke study: {sorted(unknown)}"
+    dag = dags_by_key[key]
+    assert not isinstance(dag, str), f"{key}: {dag}"
+    got, expected = dag.scheduled(), dag.expected(declared)
     assert got == expected, (
         f"{key}: reruns {sorted(got)}; the schema declares {sorted(declared)}, so expected "
         f"{sorted(expected)} (missing: {sorted(expected - got)}, extra: {sorted(got - expected)})"
@@ -219,18 +234,19 @@ def test_checkout_through_a_symlink_reruns_nothing(cache_dir: Path, tmp_path):
 
 
 def test_editing_or_adding_a_corpus_file_reruns_the_corpus_and_downstream(
-    cache_dir: Path, consumers, tmp_path
+    cache_dir: Path, tmp_path
 ):
     work = tmp_path / "edited" / "codescale"
     shutil.copytree(cache_dir, work, symlinks=True)
-    expected = downstream({"corpus"}, consumers) - NO_OUTPUT
-    assert {"corpus", "dedup_language", "tokenizer", "train_run", "figures"} <= expected
     source = next((work / "tests" / "data" / "corpus").rglob("*.go"))
     later = source.stat().st_mtime + 10
     source.write_text(source.read_text() + "\n// edited\n")
     os.utime(source, (later, later))
-    assert scheduled(work) == expected
-    # a new file (older than the outputs, so only the changed input set can tell)
+    dag = job_dag(work)
+    expected = dag.expected({"corpus"})
+    assert {"corpus", "dedup_language", "tokenizer", "train_run", "figures"} <= expected
+    assert dag.scheduled() == expected
+    # a new file (older than the outputs, so only the changed set of inputs can tell)
     source.with_name("added.py").write_text("def added():\n    return 1\n")
     os.utime(source.with_name("added.py"), (0, 0))
     os.utime(source, (0, 0))

@@ -99,7 +99,7 @@ def corpus_inputs(wildcards):
     """What the corpus is made of, declared so that an added, removed or edited file reruns the
     corpus: the registry source list, or the files `codescale corpus` reads, listed by its own
     readers (the regular files with a study language's extension under each directory root;
-    the shard files, folders and globs expanded). A bad path fails here, naming it."""
+    the shard files, folders and globs expanded)."""
     if CORPUS["source"] == "registry":
         return [registry_list()]
     try:
@@ -116,8 +116,19 @@ def corpus_inputs(wildcards):
         # a name that is not UTF-8 cannot go into Snakemake's lock file: the corpus reads such a
         # file (named with \xNN escapes), it is just not declared
         return [f for f in files if cs_readers.shown(f) == f]
-    except CodescaleError as err:
-        raise WorkflowError(f"corpus: {err}") from None
+    except CodescaleError:
+        # A missing path or a glob that matches nothing: declared as it is, so Snakemake names
+        # it (an exception here would be dropped while the corpus outputs exist); an empty list
+        # reaches `codescale corpus`, which says so.
+        return corpus_paths()
+
+
+def corpus_settings():
+    """The corpus section as written (paths relative to the checkout), less the download cache:
+    what the corpus rule's params compare."""
+    return json.dumps(
+        {k: v for k, v in CORPUS.items() if k != "download_dir"}, sort_keys=True
+    )
 
 
 def run_spec(name):

@@ -10,6 +10,9 @@ rule corpus:
         "logs/corpus.log",
     params:
         out=lambda wildcards, output: os.path.dirname(output.stats),
+        # The corpus is a function of its config section, whatever the source: a key that only
+        # one source reads (columns, registry_sources) reruns it under any source.
+        settings=lambda wildcards: corpus_settings(),
         # Everything that changes the corpus; paths relative to the working directory (see
         # repo_path). The download cache changes nothing: $CODESCALE_DOWNLOAD_DIR (common.smk).
         args=lambda wildcards: flags(
