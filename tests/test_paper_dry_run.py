@@ -1,5 +1,7 @@
 """The paper-scale study as a user first sees it: `snakemake -n --profile profiles/slurm
---configfile config/paper.yaml`, before any data or GPU exists."""
+--configfile config/paper.yaml`, before any GPU time is spent. `corpus.paths` points at a small
+shard set of The Stack v2's layout (the user's own corpus in a real study): a missing corpus is a
+missing input, as it should be."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ pytestmark = pytest.mark.workflow
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory) -> str:
     workdir = tmp_path_factory.mktemp("paper")
+    corpus = workdir / "corpus.yaml"
+    corpus.write_text("corpus:\n  paths: [tests/data/layouts/the-stack-v2/*.parquet]\n")
     cmd = [
         sys.executable,
         "-m",
@@ -31,6 +35,7 @@ def dry_run(tmp_path_factory) -> str:
         str(REPO / "profiles" / "slurm"),
         "--configfile",
         str(REPO / "config" / "paper.yaml"),
+        str(corpus),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]

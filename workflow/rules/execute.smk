@@ -20,6 +20,8 @@ rule execute_run:
     log:
         "logs/execute/{run}.log",
     threads: lambda wildcards: EXEC.get("workers", 2)
+    resources:
+        **execute_resources(),
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=execute_args,

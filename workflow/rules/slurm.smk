@@ -7,6 +7,7 @@
 # one rank per GPU, and Lightning reads the ranks from Slurm's environment. Every rule of the group
 # carries the same string resources (Snakemake requires it of group jobs).
 import functools
+import math
 
 SLURM = config["slurm"]
 # Data jobs: memory and time from the size of their inputs (measured per byte of input on the
@@ -100,9 +101,27 @@ def slurm_submissions():
         frozenset({"lang", "split"}): len(LANGS) * len(SPLITS),
         frozenset({"run"}): len(RUNS),
     }
+    per_run_jobs = {"execute_run": len(EXEC_RUNS)}  # only the runs of execute.studies
     other = sum(
-        count[frozenset(rule.wildcard_names)]
+        per_run_jobs.get(rule.name, count[frozenset(rule.wildcard_names)])
         for rule in workflow.rules
         if rule._group != "run" and not rule.norun and rule.name not in workflow._localrules
     )
     return sum(row["segments"] for row in PLAN.values()), other
+
+
+def execute_resources():
+    """An executed run's job (its own submission, only for execute.studies): the model generates
+    on one of the GPUs it trained on (CPU for CPU runs), the sandboxes use `execute.workers`
+    CPUs; time for every program to hit its wall-clock limit, capped at the partition limit."""
+    limits = EXEC.get("limits", {})
+    tasks = EXEC.get("max_tasks") or PAR["heldout_tasks"]
+    programs = tasks * len(EXEC.get("languages") or LANGS) * EXEC.get("n_samples", 1)
+    worst = programs * limits.get("wall_s", 20) / EXEC.get("workers", 2) / 60
+    minutes = min(math.ceil(10 + worst), int(SLURM["max_runtime_h"] * 60))
+    return dict(
+        gpu=lambda wildcards: min(1, run_resources(wildcards.run)["gpus"]),
+        slurm_partition=resource("slurm_partition"),
+        mem_mb=lambda wildcards: max(8000, 2 * limits.get("memory_mb", 2048) * EXEC.get("workers", 2)),
+        runtime=minutes,
+    )
