@@ -201,8 +201,11 @@ def generate(
                     padded = any(len(c) < width for c in ctx)
                     logits = model(x.to(device), doc.to(device) if padded else None)
             nxt = _pick(logits[:, -1], temperature, gen)
-            keep = [row for row, (i, t) in enumerate(zip(active, nxt, strict=True))
-                    if not finished(i, t)]
+            keep = [
+                row
+                for row, (i, t) in enumerate(zip(active, nxt, strict=True))
+                if not finished(i, t)
+            ]
             if cache is not None and len(keep) < len(active) and keep:
                 cache.select(torch.tensor(keep, device=device))
             active = [active[row] for row in keep]
