@@ -121,3 +121,9 @@ def smoke_run(tmp_path_factory) -> Path:
         )
         pytest.fail(f"smoke study failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}\n{logs}")
     return workdir
+
+
+def pytest_collection_modifyitems(config, items):
+    """The real-Slurm tests last: once Slurm is installed and its controller stopped, every
+    Snakemake start waits ~9 s for the Slurm plugin's `scontrol show config`."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
