@@ -88,14 +88,7 @@ def greedy_generate(
     device: torch.device,
 ) -> list[list[int]]:
     """Greedy continuation ids of each prompt (without the stopping eod); see the module doc."""
-    L = model.cfg.max_seq_len
-    if L < 3:
-        raise CodescaleError(f"greedy decoding needs max_seq_len >= 3, the model has {L}")
-    if len(prompts) != len(max_new):
-        raise CodescaleError(f"{len(prompts)} prompts but {len(max_new)} max_new_tokens")
-    for i, p in enumerate(prompts):
-        if len(p) < 2:
-            raise CodescaleError(f"prompt {i} has {len(p)} tokens; expected two language tags")
+    L = _check_prompts(model, prompts, max_new)
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     out: list[list[int]] = [[] for _ in prompts]
     for b in range(0, len(order), batch_size):

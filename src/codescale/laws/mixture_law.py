@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codescale.errors import CodescaleError
-from codescale.laws import engine
+from codescale.laws import chinchilla, engine
 from codescale.laws.engine import ParamSpec
 from codescale.laws.fitting import DEFAULT_HUBER_DELTA, r_squared, spearman_rho
 
@@ -66,17 +66,13 @@ LAW = (
     "s_i(p) = p_i + sum_{j != i} tau_ij p_j; mixture loss = mean_i L_i"
 )
 UNITS = {
-    "E": "nats/token",
-    "A": "nats/token x (non-embedding parameters)^alpha",
-    "alpha": "dimensionless",
-    "B": "nats/token x tokens^beta",
-    "beta": "dimensionless",
+    **chinchilla.UNITS,  # each language's own law
     "tau": "tokens of language i per token of language j",
     "gamma": "tokens/token (mean identified tau_ij, i != j)",
     "N": "non-embedding parameters",
     "D": "training tokens",
 }
-PARAMS = ("E", "A", "alpha", "B", "beta")
+PARAMS = chinchilla.PARAMS
 S_FLOOR = 1e-4  # effective share floor: D s_i stays positive under interference
 TAU_BOUNDS = (-0.9, 4.0)
 EXP_BOUNDS = (0.005, 3.0)
