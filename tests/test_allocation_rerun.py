@@ -44,7 +44,7 @@ def test_refit_with_unchanged_proportions_retrains_nothing(smoke_run: Path, tmp_
     proc = snakemake(workdir, "--cores", "2", "--forcerun", "fit", timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     out = proc.stdout + proc.stderr
-    assert "rule fit:" in out and "rule allocate:" in out  # refitted and reallocated
+    assert "rule fit:" in out and "checkpoint allocate:" in out  # refitted and reallocated
     assert json.loads(allocation.read_text())["proportions"] == allocated
     assert "rule train_run:" not in out and "rule mixture:" not in out, out[-4000:]
     assert weights.stat().st_mtime_ns == before
