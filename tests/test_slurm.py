@@ -61,13 +61,13 @@ def slurm(tmp_path_factory):
     subprocess.run(["bash", str(script), "stop", str(state)], timeout=60)
 
 
-def study_config(path: Path, **slurm) -> Path:
+def study_config(path: Path, checkpoint_every: int = 20, **slurm) -> Path:
     """The smoke study's data with two per-language runs, trained by 2 CPU ranks per job."""
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg["studies"] = {
         "per_language": {"sizes": ["5K"], "tokens": [40_000, 3_000_000], "languages": ["python"]}
     }
-    cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": 20}
+    cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": checkpoint_every}
     cfg["slurm"] = {
         "train_partition": "cpu",
         "cpu_partition": "cpu",
@@ -203,7 +203,8 @@ def test_sigterm_to_a_two_rank_job_checkpoints_in_grace_and_resumes_exactly(
     uninterrupted: Path, data_ready: Path, tmp_path: Path
 ) -> None:
     workdir = copy_workdir(data_ready, tmp_path / "w")
-    cfg = study_config(workdir / "study.yaml")
+    # no periodic checkpoints: the only one is the stop's (the weights do not depend on it)
+    cfg = study_config(workdir / "study.yaml", checkpoint_every=10**6)
     target = f"results/runs/{LONG}/metrics.json"
     cmd = snakemake_cmd(workdir, cfg, target, timeout=1200)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -224,7 +225,6 @@ def test_sigterm_to_a_two_rank_job_checkpoints_in_grace_and_resumes_exactly(
     assert signalled <= newest < signalled + GRACE_S, "no checkpoint within the grace time"
     out, _ = proc.communicate(timeout=1300)
     assert proc.returncode == 0, out[-6000:]
-    assert "SIGTERM" in _read(train_log)
     metrics = json.loads((workdir / target).read_text())
     assert metrics["resumed_from_step"] and metrics["resumed_from_step"] > 0, metrics
     assert [s["reason"] for s in metrics["stops"]] and "SIGTERM" in str(metrics["stops"])

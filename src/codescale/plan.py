@@ -333,7 +333,7 @@ def _resources(
     # before its end, whether or not the evaluation shares its job: so a job of training alone
     # never stops before it trained, and one with the evaluation leaves it its time.
     fixed = overhead + grace_min + 2 * eval_min + MIXTURE_MIN
-    if fixed + 1 > limit:
+    if fixed >= limit:
         raise CodescaleError(
             f"slurm.max_runtime_h = {max_min / 60:g} h leaves no training time after start-up"
             f" ({overhead:g} min), evaluation ({eval_min} min), the mixture ({MIXTURE_MIN} min)"
