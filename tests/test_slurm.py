@@ -141,7 +141,13 @@ def max_diff(a: dict, b: dict) -> float:
 
 
 def copy_workdir(src: Path, dest: Path) -> Path:
-    shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("slurm-logs"))
+    """A copy of a prepared workdir at the same depth (a sibling under pytest's base temp): the
+    corpus params hold the checkout's path relative to the workdir, so a copy one level deeper
+    would rerun the whole data half."""
+    assert dest.parent == src.parent, (src, dest)
+    shutil.copytree(
+        src, dest, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns("slurm-logs")
+    )
     return dest
 
 
@@ -155,7 +161,7 @@ def data_ready(slurm, tmp_path_factory) -> Path:
 
 
 def test_a_data_job_gets_memory_and_time_from_its_input(data_ready: Path, tmp_path: Path):
-    workdir = copy_workdir(data_ready, tmp_path / "w")
+    workdir = copy_workdir(data_ready, tmp_path)
     cfg = study_config(workdir / "study.yaml")
     target = "results/dedup/python.parquet"
     run_snakemake(workdir, cfg, target, "--forcerun", "dedup_language", "--allowed-rules",
@@ -173,7 +179,7 @@ def test_a_data_job_gets_memory_and_time_from_its_input(data_ready: Path, tmp_pa
 @pytest.fixture(scope="module")
 def uninterrupted(data_ready, tmp_path_factory) -> Path:
     """Both runs, each one 2-rank job, never interrupted: the reference weights."""
-    workdir = copy_workdir(data_ready, tmp_path_factory.mktemp("slurm-ref") / "w")
+    workdir = copy_workdir(data_ready, tmp_path_factory.mktemp("slurm-ref"))
     cfg = study_config(workdir / "study.yaml")
     run_snakemake(workdir, cfg, "train", timeout=1200)
     return workdir
@@ -189,7 +195,7 @@ def test_two_rank_ddp_job_starts_both_ranks_and_equals_one_process(
     # one group job (mixture + train + evaluate) per run, each submitted once
     assert len(job_logs(uninterrupted, "group_run")) == 2
     # the same global batch in one local process (no Slurm, no DDP)
-    local = copy_workdir(data_ready, tmp_path / "local")
+    local = copy_workdir(data_ready, tmp_path)
     cfg = study_config(local / "study.yaml", cpu_tasks=1)
     run_snakemake(local, cfg, f"results/runs/{SHORT}/metrics.json", slurm=False)
     one = json.loads((local / f"results/runs/{SHORT}/metrics.json").read_text())
@@ -202,7 +208,7 @@ def test_two_rank_ddp_job_starts_both_ranks_and_equals_one_process(
 def test_sigterm_to_a_two_rank_job_checkpoints_in_grace_and_resumes_exactly(
     uninterrupted: Path, data_ready: Path, tmp_path: Path
 ) -> None:
-    workdir = copy_workdir(data_ready, tmp_path / "w")
+    workdir = copy_workdir(data_ready, tmp_path)
     # no periodic checkpoints: the only one is the stop's (the weights do not depend on it)
     cfg = study_config(workdir / "study.yaml", checkpoint_every=10**6)
     target = f"results/runs/{LONG}/metrics.json"
@@ -235,7 +241,7 @@ def test_sigterm_to_a_two_rank_job_checkpoints_in_grace_and_resumes_exactly(
 def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
     uninterrupted: Path, data_ready: Path, tmp_path: Path
 ) -> None:
-    workdir = copy_workdir(data_ready, tmp_path / "w")
+    workdir = copy_workdir(data_ready, tmp_path)
     # the "short" partition of slurm-local.sh: MaxTime 2 minutes
     cfg = study_config(
         workdir / "study.yaml",
