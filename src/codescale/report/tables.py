@@ -619,10 +619,13 @@ def fits_table(fit: dict[str, Any], mixture: dict[str, Any] | None = None) -> Ta
     notes = [
         "L(N, D) = E + A/N^alpha + B/D^beta; paper notation: L_inf = E, alpha_N = alpha, "
         "alpha_D = beta. CIs as reported by the fit stage (95%, parametric bootstrap).",
-        "Units: " + (
-            "; ".join(f"{k}: {v}" for k, v in units.items()) if units
+        "Units: "
+        + (
+            "; ".join(f"{k}: {v}" for k, v in units.items())
+            if units
             else "E in nats/token; A and B in raw counts (N non-embedding parameters, D tokens)"
-        ) + ". The paper publishes exponents and L_inf only, so A and B have no paper value to "
+        )
+        + ". The paper publishes exponents and L_inf only, so A and B have no paper value to "
         "convert to; exponents are unit-free and compared directly.",
         "D*/N*: compute-optimal tokens per parameter at C = 6ND = 1e20 FLOPs from each law "
         "(Chinchilla approach 3, closed form; 95% bootstrap interval); per_language.json has "
@@ -699,8 +702,11 @@ def mixture_markdown(mix: dict[str, Any]) -> str:
         markdown_grid(["target \\ source", *(reference_name(k) for k in langs)], t_body),
         "",
         "Held-out check (3+-language mixtures refitted without them): "
-        + (f"mean relative error {fmt(held.get('rel_error_mean'))} on {held.get('n')} run(s)"
-           if "rel_error_mean" in held else str(held.get("error", "—"))),  # fmt: skip
+        + (
+            f"mean relative error {fmt(held.get('rel_error_mean'))} on {held.get('n')} run(s)"
+            if "rel_error_mean" in held
+            else str(held.get("error", "—"))
+        ),  # fmt: skip
     ]
     return "\n".join(lines)
 
