@@ -255,7 +255,7 @@ def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
     cfg.write_text(yaml.safe_dump(plan))
     target = f"results/runs/{LONG}/metrics.json"
     dry = run_snakemake(workdir, cfg, target, "-n")
-    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "2e+06"])
+    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "3e+06"])
     assert row[11:14] == ["3", "2", "5"], row  # segments, minutes per job, retries
     run_snakemake(workdir, cfg, target, timeout=1500)
     limits = time_limits_min(workdir, "group_run")
