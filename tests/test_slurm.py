@@ -40,7 +40,7 @@ SLURM_ARGS = [
     "4",
 ]
 SHORT = "mono/python/5K_d40K"  # 78 steps: DDP vs one process, before chaos amplifies fp noise
-LONG = "mono/python/5K_d3M"  # ~3 minutes of training on 2 ranks: 3+ jobs of 2 minutes
+LONG = "mono/python/5K_d2.4M"  # 1-3 minutes of training on 2 ranks (machine load)
 GRACE_S = 20
 
 
@@ -65,7 +65,7 @@ def study_config(path: Path, checkpoint_every: int = 20, **slurm) -> Path:
     """The smoke study's data with two per-language runs, trained by 2 CPU ranks per job."""
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg["studies"] = {
-        "per_language": {"sizes": ["5K"], "tokens": [40_000, 3_000_000], "languages": ["python"]}
+        "per_language": {"sizes": ["5K"], "tokens": [40_000, 2_400_000], "languages": ["python"]}
     }
     cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": checkpoint_every}
     cfg["slurm"] = {
@@ -243,20 +243,25 @@ def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
 ) -> None:
     workdir = copy_workdir(data_ready, tmp_path)
     # the "short" partition of slurm-local.sh: MaxTime 2 minutes
+    # A stop 75 s before each job's end leaves 15-30 s of training per job after start-up:
+    # 3 jobs or more at any machine speed seen here, with retries for many more.
     cfg = study_config(
         workdir / "study.yaml",
         train_partition="short",
         cpu_partition="short",
         max_runtime_h=2 / 60,
         safety_factor=1.0,
+        stop_grace_s=75,
+        overhead_min=0.25,
+        retries=20,
     )
     plan = yaml.safe_load(cfg.read_text())
-    plan["plan"] = {"cpu_gflops": 1.0}  # the plan's estimate: 3 jobs of at most 2 minutes
+    plan["plan"] = {"cpu_gflops": 1.5}  # the plan's estimate: 3 jobs of at most 2 minutes
     cfg.write_text(yaml.safe_dump(plan))
     target = f"results/runs/{LONG}/metrics.json"
     dry = run_snakemake(workdir, cfg, target, "-n")
-    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "3e+06"])
-    assert row[11:14] == ["3", "2", "5"], row  # segments, minutes per job, retries
+    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "2.4e+06"])
+    assert row[11:14] == ["3", "2", "22"], row  # segments, minutes per job, retries
     run_snakemake(workdir, cfg, target, timeout=1500)
     limits = time_limits_min(workdir, "group_run")
     assert len(limits) >= 3 and max(limits) <= 2, limits
