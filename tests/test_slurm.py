@@ -40,7 +40,7 @@ SLURM_ARGS = [
     "4",
 ]
 SHORT = "mono/python/5K_d40K"  # 78 steps: DDP vs one process, before chaos amplifies fp noise
-LONG = "mono/python/5K_d2.4M"  # 1-3 minutes of training on 2 ranks (machine load)
+LONG = "mono/python/5K_d3.2M"  # 1.5-4 minutes of training on 2 ranks (machine load)
 GRACE_S = 20
 
 
@@ -65,7 +65,7 @@ def study_config(path: Path, checkpoint_every: int = 20, **slurm) -> Path:
     """The smoke study's data with two per-language runs, trained by 2 CPU ranks per job."""
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg["studies"] = {
-        "per_language": {"sizes": ["5K"], "tokens": [40_000, 2_400_000], "languages": ["python"]}
+        "per_language": {"sizes": ["5K"], "tokens": [40_000, 3_200_000], "languages": ["python"]}
     }
     cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": checkpoint_every}
     cfg["slurm"] = {
@@ -243,8 +243,8 @@ def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
 ) -> None:
     workdir = copy_workdir(data_ready, tmp_path)
     # the "short" partition of slurm-local.sh: MaxTime 2 minutes
-    # A stop 75 s before each job's end leaves 15-30 s of training per job after start-up:
-    # 3 jobs or more at any machine speed seen here, with retries for many more.
+    # A stop 75 s before each job's end leaves ~15-40 s of training per job after start-up: the
+    # plan says 3 jobs; how many it takes depends on the machine's speed (retries for many more).
     cfg = study_config(
         workdir / "study.yaml",
         train_partition="short",
@@ -256,15 +256,15 @@ def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
         retries=20,
     )
     plan = yaml.safe_load(cfg.read_text())
-    plan["plan"] = {"cpu_gflops": 1.5}  # the plan's estimate: 3 jobs of at most 2 minutes
+    plan["plan"] = {"cpu_gflops": 2.0}  # the plan's estimate: 3 jobs of at most 2 minutes
     cfg.write_text(yaml.safe_dump(plan))
     target = f"results/runs/{LONG}/metrics.json"
     dry = run_snakemake(workdir, cfg, target, "-n")
-    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "2.4e+06"])
+    row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "3.2e+06"])
     assert row[11:14] == ["3", "2", "22"], row  # segments, minutes per job, retries
     run_snakemake(workdir, cfg, target, timeout=1500)
     limits = time_limits_min(workdir, "group_run")
-    assert len(limits) >= 3 and max(limits) <= 2, limits
+    assert len(limits) >= 2 and max(limits) <= 2, limits  # resubmitted, never above the limit
     metrics = json.loads((workdir / target).read_text())
     assert metrics["segments"] == len(limits)
     assert max_diff(weights(workdir, LONG), weights(uninterrupted, LONG)) == 0.0
