@@ -9,13 +9,20 @@ import sys
 
 from codescale.errors import CodescaleError
 
-# subcommand -> (module, one-line help). The module defines configure(parser) and run(args).
+# subcommand -> (module, one-line help). The module defines configure(parser) and run(args);
+# "module:name" means configure_name(parser) and run_name(args) (several stages in one module).
 COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("codescale.data.corpus", "build the per-language source-code corpus"),
     "dedup": ("codescale.data.dedup", "exact + MinHash-LSH near-duplicate removal"),
     "split": ("codescale.data.split", "train/validation/test split by repository, decontaminated"),
+    "split-assign": ("codescale.data.split:assign", "assign repositories of all parts to splits"),
+    "split-eval": ("codescale.data.split:eval", "validation and test rows of one part"),
+    "split-index": ("codescale.data.split:index", "decontamination index of a language"),
+    "split-train": ("codescale.data.split:train", "decontaminated training rows of one part"),
+    "split-stats": ("codescale.data.split:stats", "gather a language's split counts"),
     "tokenizer": ("codescale.data.tokenizer", "train the byte-level BPE tokenizer"),
     "tokenize": ("codescale.data.tokenize", "write token shards for one language and split"),
+    "tokenize-gather": ("codescale.data.tokenize:gather", "concatenate part shards into one"),
     "fetch-parallel": ("codescale.pairs.fetch", "copy or download parallel data, verify checksums"),
     "parallel-tasks": ("codescale.pairs.tasks", "filter parallel programs, hold out test tasks"),
     "pairs": ("codescale.pairs.build", "build pair-document shards and the translation test"),
@@ -31,6 +38,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _entry(module: str, kind: str):
+    """configure/run of a COMMANDS entry ("module" or "module:name")."""
+    path, _, name = module.partition(":")
+    return getattr(importlib.import_module(path), f"{kind}_{name}" if name else kind)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codescale", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -40,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         # Import only the stage being run: `codescale --help` must not pay for torch.
         if name == wanted:
-            importlib.import_module(module).configure(p)
+            _entry(module, "configure")(p)
     return parser
 
 
@@ -52,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    module = importlib.import_module(COMMANDS[args.command][0])
+    run = _entry(COMMANDS[args.command][0], "run")
     try:
-        module.run(args)
+        run(args)
     except CodescaleError as err:
         print(f"codescale {args.command}: error: {err}", file=sys.stderr)
         return 2

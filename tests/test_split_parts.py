@@ -1,0 +1,171 @@
+"""The split at scale: assign / eval / index / train / stats jobs over parts of a language.
+
+The same corpus given as 1 part and as several parts (rows shuffled, split at random places)
+must give the same repositories per split, the same documents per split and the same removed
+documents with the same reason and match; and these equal the single-job `split_table`.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_split import base_docs, corpus, program
+
+from codescale.cli import main
+from codescale.data.split import SPLITS, split_table
+from codescale.io import read_json
+
+FRACTIONS = ("--validation", "0.1", "--test", "0.1", "--seed", "0")
+
+
+def planted_corpus() -> tuple[list[tuple[str, str, str]], str, dict[str, str]]:
+    """base_docs plus near copies of validation and test files and a held-out reference
+    embedded in training files; returns (docs, reference, {copied doc_id: original doc_id})."""
+    docs = base_docs(n_repos=16, per_repo=4)
+    first, _, _ = split_table(corpus(docs), 0.1, 0.1, seed=0)
+    train_repos = sorted(set(first["train"].column("repo").to_pylist()))
+    reference = program(999_999, lines=25)
+    copies = {}
+    for k, s in enumerate(("validation", "validation", "test")):
+        row = first[s].to_pylist()[k]
+        repo = train_repos[k]
+        doc_id = f"{repo}/copy{k}.go"
+        docs.append((repo, doc_id, row["content"].replace("(x, 1", "(y, 1")))
+        copies[doc_id] = row["doc_id"]
+    for k in range(2):
+        repo = train_repos[-1 - k]
+        text = program(70_000 + k, lines=50) + "\n" + reference + "\n" + program(71_000 + k)
+        docs.append((repo, f"{repo}/embeds{k}.go", text))
+    return docs, reference, copies
+
+
+def write_parts(table: pa.Table, n_parts: int, out: Path, seed: int) -> list[str]:
+    """The rows shuffled and cut into n_parts files at random places."""
+    rng = np.random.default_rng(seed)
+    table = table.take(rng.permutation(table.num_rows))
+    cuts = np.sort(rng.choice(np.arange(1, table.num_rows), n_parts - 1, replace=False))
+    bounds = [0, *cuts.tolist(), table.num_rows]
+    paths = []
+    for k in range(n_parts):
+        path = out / f"dedup/p{k:05d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.slice(bounds[k], bounds[k + 1] - bounds[k]), path)
+        paths.append(str(path))
+    return paths
+
+
+def run_parts(parts: list[str], heldout: Path, out: Path) -> dict:
+    """Every split job through the CLI, as the rules run them; returns what they wrote."""
+    repos = out / "repos.parquet"
+    assert main(["split-assign", "--input", *parts, "--lang", "go", "--out", str(repos),
+                 *FRACTIONS]) == 0  # fmt: skip
+    names = [Path(p).stem for p in parts]
+    split_files = {s: [str(out / s / f"{n}.parquet") for n in names] for s in SPLITS}
+    for p, n in zip(parts, names, strict=True):
+        assert main(["split-eval", "--input", p, "--repos", str(repos),
+                     "--validation-out", str(out / "validation" / f"{n}.parquet"),
+                     "--test-out", str(out / "test" / f"{n}.parquet")]) == 0  # fmt: skip
+    index = out / "index"
+    assert main(["split-index", "--validation", *split_files["validation"],
+                 "--test", *split_files["test"], "--decontaminate-against", str(heldout),
+                 "--out-dir", str(index), "--seed", "0"]) == 0  # fmt: skip
+    removed = [str(out / "removed" / f"{n}.parquet") for n in names]
+    stats = [str(out / "stats" / f"{n}.json") for n in names]
+    for p, n, rm, st in zip(parts, names, removed, stats, strict=True):
+        assert main(["split-train", "--input", p, "--repos", str(repos), "--index", str(index),
+                     "--out", split_files["train"][names.index(n)], "--removed", rm,
+                     "--stats", st, "--seed", "0"]) == 0  # fmt: skip
+    assert main(["split-stats", "--lang", "go", "--repos", str(repos),
+                 *[a for s in SPLITS for a in (f"--{s}", *split_files[s])],
+                 "--removed", *removed, "--part-stats", *stats, "--validation-fraction", "0.1",
+                 "--test-fraction", "0.1", "--seed", "0", "--out", str(out / "stats.json")]) == 0  # fmt: skip
+    docs = {
+        s: sorted(d for f in split_files[s] for d in pq.read_table(f)["doc_id"].to_pylist())
+        for s in SPLITS
+    }
+    rows = sorted(
+        (r["doc_id"], r["reason"], r["match"], round(r["score"], 12))
+        for f in removed
+        for r in pq.read_table(f).to_pylist()
+    )
+    return {"docs": docs, "removed": rows, "stats": read_json(out / "stats.json")}
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("parts")
+    docs, reference, copies = planted_corpus()
+    heldout = tmp / "heldout.parquet"
+    pq.write_table(pa.table({"task_id": ["t1", "t2"], "content": [reference, "x = 1"]}), heldout)
+    return tmp, corpus(docs), heldout, copies
+
+
+def test_one_part_and_many_parts_give_the_same_split(planted) -> None:
+    tmp, table, heldout, copies = planted
+    one = run_parts(write_parts(table, 1, tmp / "one", 0), heldout, tmp / "one")
+    many = run_parts(write_parts(table, 5, tmp / "many", 1), heldout, tmp / "many")
+    assert one["docs"] == many["docs"] and one["removed"] == many["removed"]
+    removed = {r[0]: r for r in one["removed"]}
+    assert set(removed) == {*copies, *(d for d in table["doc_id"].to_pylist() if "embeds" in d)}
+    for copy, original in copies.items():
+        assert removed[copy][2] == original and removed[copy][1].startswith("near_")
+    assert {r[1] for r in one["removed"]} == {"near_validation", "near_test", "reference"}
+    # the single-job split (split_table) gives the same documents and removals
+    out, rm, stats = split_table(table, 0.1, 0.1, seed=0, references=([program(999_999, 25)],
+                                 ["heldout.parquet#0"]))  # fmt: skip
+    assert {s: sorted(t["doc_id"].to_pylist()) for s, t in out.items()} == one["docs"]
+    assert sorted(rm["doc_id"].to_pylist()) == sorted(removed)
+    for key in ("splits",):
+        assert one["stats"][key] == many["stats"][key] == stats[key]
+    dec_one, dec_many = one["stats"]["decontamination"], many["stats"]["decontamination"]
+    assert dec_one["removed"] == dec_many["removed"] == stats["decontamination"]["removed"]
+    assert dec_one["train_docs_before"] == stats["decontamination"]["train_docs_before"]
+    assert dec_one["references"] == {"rows": 2, "used": 1, "too_short": 1}
+    assert many["stats"]["parts"] == 5 and one["stats"]["parts"] == 1
+
+
+def test_a_part_with_an_unassigned_repository_is_refused(planted, capsys) -> None:
+    tmp, table, _, _ = planted
+    parts = write_parts(table, 2, tmp / "stale", 2)
+    repos = tmp / "stale" / "repos.parquet"
+    assert main(["split-assign", "--input", *parts, "--lang", "go", "--out", str(repos),
+                 *FRACTIONS]) == 0  # fmt: skip
+    extra = pa.concat_tables([pq.read_table(parts[1]), corpus([("new/repo", "n.go", "x = 1")])])
+    pq.write_table(extra, parts[1])
+    argv = ["split-eval", "--input", parts[1], "--repos", str(repos), "--validation-out",
+            str(tmp / "v.parquet"), "--test-out", str(tmp / "t.parquet")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "new/repo" in err and "split_assign" in err and parts[1] in err
+
+
+def test_missing_part_and_index_are_named(tmp_path: Path, capsys) -> None:
+    missing = str(tmp_path / "nope.parquet")
+    assert main(["split-assign", "--input", missing, "--lang", "go", "--out", "x"]) == 2
+    assert "part not found" in capsys.readouterr().err
+    part = tmp_path / "p.parquet"
+    pq.write_table(corpus(base_docs()), part)
+    repos = tmp_path / "repos.parquet"
+    assert main(["split-assign", "--input", str(part), "--lang", "go", "--out", str(repos)]) == 0
+    argv = ["split-train", "--input", str(part), "--repos", str(repos), "--index",
+            str(tmp_path / "noindex"), "--out", "a", "--removed", "b", "--stats", "c"]  # fmt: skip
+    assert main(argv) == 2
+    assert "noindex/bands.parquet" in capsys.readouterr().err
+
+
+def test_assign_streams_bytes_per_repository(tmp_path: Path) -> None:
+    docs = [(f"r{k % 7}", f"d{k}", "x" * (k + 1)) for k in range(50)]
+    rng = random.Random(0)
+    rng.shuffle(docs)
+    parts = write_parts(corpus(docs), 3, tmp_path, 0)
+    out = tmp_path / "repos.parquet"
+    assert main(["split-assign", "--input", *parts, "--lang", "go", "--out", str(out)]) == 0
+    table = pq.read_table(out).to_pylist()
+    want = {f"r{j}": sum(k + 1 for k in range(50) if k % 7 == j) for j in range(7)}
+    assert {r["repo"]: r["n_bytes"] for r in table} == want
+    assert sorted(r["split"] for r in table).count("train") >= 1
