@@ -136,6 +136,33 @@ def test_init_scales_residual_projections() -> None:
     assert torch.equal(m.norm.weight, torch.ones(256))
 
 
+def test_init_is_per_seed_and_independent_of_meta_build_and_wrapping() -> None:
+    """The initial weights depend on the seed only: a model built on the meta device and
+    materialised (what FSDP does, shard by shard) or with its blocks wrapped for activation
+    checkpointing starts from exactly the weights of a plain one, RoPE tables included."""
+    from codescale.train.module import apply_activation_checkpointing
+
+    torch.manual_seed(3)
+    plain = Transformer(CFG)
+    again = Transformer(CFG)  # same global seed, no reseed: same weights
+    with torch.device("meta"):
+        meta = Transformer(CFG)
+    apply_activation_checkpointing(meta)
+    assert all(p.is_meta for p in meta.parameters())
+    meta.to_empty(device="cpu")
+    meta.reset_parameters()
+    for other in (again, meta):
+        state = other.state_dict()
+        got = {k.replace("_checkpoint_wrapped_module.", ""): v for k, v in state.items()}
+        assert got.keys() == plain.state_dict().keys()
+        assert all(torch.equal(v, got[k]) for k, v in plain.state_dict().items())
+        assert torch.equal(other.rope_cos, plain.rope_cos)
+    torch.manual_seed(4)
+    assert not torch.equal(Transformer(CFG).embed.weight, plain.embed.weight)
+    # distinct draws per weight: no two layers start alike
+    assert not torch.equal(plain.layers[0].attn.wqkv.weight, plain.layers[1].attn.wqkv.weight)
+
+
 def test_loss_helpers_match_cross_entropy(model: Transformer) -> None:
     x = tokens()
     y = torch.roll(x, -1, dims=1)

@@ -24,6 +24,7 @@ training, validation and translation loss (masked to the target tokens) share on
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import torch
@@ -317,22 +318,51 @@ class Transformer(nn.Module):
             layer.attn.impl = impl
 
     def reset_parameters(self) -> None:
+        """Initialise every weight from the global seed (torch.initial_seed()): init_weights."""
+        self.init_weights(torch.initial_seed())
+
+    @torch.no_grad()
+    def init_weights(self, seed: int) -> None:
         """LLaMA/OLMo-style init: N(0, 0.02) everywhere, residual outputs scaled down by depth.
 
         The attention output and SwiGLU down projections write into the residual stream once per
         layer each, 2 n_layers times in all; std 0.02 / sqrt(2 n_layers) keeps the residual's
         variance at initialisation independent of depth (GPT-2, nanoGPT).
+
+        Each weight is drawn from its own generator, seeded by (seed, parameter name), as a full
+        tensor on the CPU; a sharded (FSDP2 DTensor) weight keeps its rank's slice of it. So the
+        initial weights are the same for one process, DDP and FSDP at any world size, and FSDP
+        can build the model on the meta device: no rank ever holds more than one full weight
+        (train/module.py, parallelize_fsdp). Also recomputes the RoPE tables, which the meta
+        device leaves empty. Meta tensors are skipped (nothing to fill yet).
         """
-        std = 0.02
-        for module in self.modules():
-            if isinstance(module, nn.Linear | nn.Embedding):
-                nn.init.normal_(module.weight, mean=0.0, std=std)
-            elif isinstance(module, RMSNorm):
-                nn.init.ones_(module.weight)
-        scaled = std / math.sqrt(2 * self.cfg.n_layers)
-        for layer in self.layers:
-            nn.init.normal_(layer.attn.wo.weight, mean=0.0, std=scaled)
-            nn.init.normal_(layer.mlp.w2.weight, mean=0.0, std=scaled)
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        cos, sin = rope_tables(self.cfg.head_dim, self.cfg.max_seq_len, self.cfg.rope_theta)
+        if not self.rope_cos.is_meta:
+            self.rope_cos.copy_(cos)
+            self.rope_sin.copy_(sin)
+        scaled = 0.02 / math.sqrt(2 * self.cfg.n_layers)
+        for name, param in self.named_parameters():
+            if param.is_meta:
+                continue
+            # the names of the plain model, whatever wraps its blocks (checkpointing, compile)
+            key = name.replace("_checkpoint_wrapped_module.", "").replace("_orig_mod.", "")
+            full = torch.empty(param.shape, dtype=torch.float32)
+            if key.endswith("norm.weight"):
+                full.fill_(1.0)
+            else:
+                std = scaled if key.endswith(("attn.wo.weight", "mlp.w2.weight")) else 0.02
+                # the CPU generator keeps 32 bits of its seed: fold (seed, name) into 32
+                gen = torch.Generator().manual_seed(zlib.crc32(f"{seed}/{key}".encode()))
+                full.normal_(0.0, std, generator=gen)
+            if isinstance(param, DTensor):
+                shard = distribute_tensor(
+                    full, param.device_mesh, param.placements, src_data_rank=None
+                )
+                param.to_local().copy_(shard.to_local())
+            else:
+                param.copy_(full)
 
     def num_params(self, non_embedding: bool = True) -> int:
         """Parameter count; non_embedding=True leaves out the embedding and head (the laws' N)."""

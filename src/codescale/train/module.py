@@ -35,6 +35,7 @@ benchmarks/train_throughput.py measures this step against the plain loop.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -169,6 +170,16 @@ def parallelize_fsdp(
         # the last block's parameters are needed again at once by the backward: keep them
         fully_shard(block, mesh=dp_mesh, mp_policy=mp, reshard_after_forward=i < len(layers) - 1)
     fully_shard(module, mesh=dp_mesh, mp_policy=mp)
+    if any(p.is_meta for p in module.parameters()):
+        # built on the meta device (setup_training): allocate this rank's shards only, then fill
+        # them with the same values a single process would hold (Transformer.init_weights)
+        device = (
+            torch.device("cuda", torch.cuda.current_device())
+            if dp_mesh.device_type == "cuda"
+            else torch.device(dp_mesh.device_type)
+        )
+        module.to_empty(device=device)
+        module.net.reset_parameters()
     return module
 
 
@@ -288,7 +299,10 @@ def setup_training(
     (net, module, raw_optimizer): the Transformer, the LossModule (sharded in place under FSDP)
     and the torch AdamW, which checkpoints and the final weights are read from.
     """
-    net = Transformer(ModelConfig(**model_cfg))
+    # Under FSDP the model is built on the meta device and materialised shard by shard after
+    # fully_shard (parallelize_fsdp): a 14B model's full fp32 weights (56 GB) never exist on a rank.
+    with torch.device("meta") if sharded else contextlib.nullcontext():
+        net = Transformer(ModelConfig(**model_cfg))
     if activation_checkpointing:
         apply_activation_checkpointing(net)
     module: nn.Module = LossModule(net)
