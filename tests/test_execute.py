@@ -24,7 +24,7 @@ from codescale import LANGUAGES
 from codescale.cli import main
 from codescale.data.tokenizer import EOD_ID, PAD_ID, load_tokenizer, train_tokenizer
 from codescale.evaluate.collect import collect, execute_rows
-from codescale.evaluate.generate import generate, greedy_generate
+from codescale.evaluate.generate import generate
 from codescale.execute import harness
 from codescale.execute.harness import execute_program, toolchain, values_equal
 from codescale.execute.passk import mean_pass_at_k, pass_at_k, wilson_interval
@@ -315,7 +315,7 @@ def test_greedy_with_and_without_kv_cache_gives_the_same_tokens(tok):
     g = torch.Generator().manual_seed(1)
     prompts = [torch.randint(3, 300, (n,), generator=g).tolist() for n in (2, 6, 11, 20, 23)]
     budgets = [30, 4, 25, 12, 9]  # several pass max_seq_len: the cache is rebuilt on the crop
-    plain = greedy_generate(model, prompts, budgets, EOD_ID, PAD_ID, 2, CPU)
+    plain = generate(model, prompts, budgets, EOD_ID, PAD_ID, 2, CPU, use_cache=False)
     for batch_size in (1, 3):
         cached = generate(model, prompts, budgets, EOD_ID, PAD_ID, batch_size, CPU, use_cache=True)
         assert cached == plain

@@ -15,7 +15,7 @@ from codescale.data.tokenizer import EOD_ID, PAD_ID, load_tokenizer, train_token
 from codescale.evaluate.collect import metric_rows
 from codescale.evaluate.generate import (
     bleu_by_direction,
-    greedy_generate,
+    generate,
     prompt_and_reference,
     select_instances,
     translation_bleu,
@@ -77,13 +77,16 @@ def test_greedy_equals_hand_argmax_loop_batched_and_cropped(tok):
     budgets = [5 + 11 * (i % 3) for i in range(len(prompts))]  # 27 > L - 2: old output dropped
     hand = [hand_greedy(model, p, m) for p, m in zip(prompts, budgets, strict=True)]
     for batch_size in (1, 4):
-        got = greedy_generate(model, prompts, budgets, EOD_ID, PAD_ID, batch_size, CPU)
-        assert got == hand
+        for cache in (False, True):
+            got = generate(
+                model, prompts, budgets, EOD_ID, PAD_ID, batch_size, CPU, use_cache=cache
+            )
+            assert got == hand
     # stops at <|endoftext|>: make eod likely, so some instances end before their budget
     with torch.no_grad():
         model.head.weight[EOD_ID] *= 12
     hand = [hand_greedy(model, p, 20) for p in prompts]
-    got = greedy_generate(model, prompts, [20] * len(prompts), EOD_ID, PAD_ID, 4, CPU)
+    got = generate(model, prompts, [20] * len(prompts), EOD_ID, PAD_ID, 4, CPU, use_cache=False)
     assert got == hand and any(0 < len(g) < 20 for g in got)
 
 

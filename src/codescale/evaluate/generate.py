@@ -4,11 +4,10 @@ Prompt: the pair document of `codescale.pairs.formats.encode_pair` up to and inc
 language tag (direct: `<|lang:S|> src <|lang:T|>`; prompt: the rendered template between source
 and tag), i.e. exactly the tokens before the pair's target_mask.
 
-Decoding: greedy (argmax of the logits at the last position), no sampling, no KV cache (the whole
-context is re-run at every step). `generate` below is the general decoder (used by `codescale
-execute`): the same loop with a KV cache (`use_cache`, the default there) and optional temperature
-sampling; with the cache and temperature 0 it returns the same tokens as `greedy_generate`
-(tested), up to floating-point rounding in near-ties. An instance stops at `<|endoftext|>` (not
+Decoding: greedy (argmax of the logits at the last position) with `generate`, the one decoder
+(also used by `codescale execute`): a KV cache by default (`use_cache=False` re-runs the whole
+context at every step and returns the same tokens, tested, up to floating-point rounding in
+near-ties), and optional temperature sampling. An instance stops at `<|endoftext|>` (not
 part of the output) or after max_new_tokens = reference target tokens + 32, capped by `cap`
 (--bleu-max-new-tokens).
 
@@ -77,44 +76,6 @@ def crop_context(ids: Sequence[int], tag_pos: int, max_seq_len: int) -> list[int
     ]
 
 
-@torch.no_grad()
-def greedy_generate(
-    model: torch.nn.Module,
-    prompts: Sequence[Sequence[int]],
-    max_new: Sequence[int],
-    eod_id: int,
-    pad_id: int,
-    batch_size: int,
-    device: torch.device,
-) -> list[list[int]]:
-    """Greedy continuation ids of each prompt (without the stopping eod); see the module doc."""
-    L = _check_prompts(model, prompts, max_new)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: list[list[int]] = [[] for _ in prompts]
-    for b in range(0, len(order), batch_size):
-        active = [i for i in order[b : b + batch_size] if max_new[i] > 0]
-        while active:
-            ctx = [crop_context([*prompts[i], *out[i]], len(prompts[i]) - 1, L) for i in active]
-            width = max(len(c) for c in ctx)
-            x = torch.full((len(ctx), width), pad_id, dtype=torch.long)
-            doc = torch.zeros((len(ctx), width), dtype=torch.long)
-            for row, c in enumerate(ctx):
-                x[row, width - len(c) :] = torch.tensor(c, dtype=torch.long)
-                doc[row, width - len(c) :] = 1
-            padded = any(len(c) < width for c in ctx)
-            logits = model(x.to(device), doc.to(device) if padded else None)
-            nxt = logits[:, -1].argmax(dim=-1).tolist()
-            still = []
-            for i, t in zip(active, nxt, strict=True):
-                if t == eod_id:
-                    continue
-                out[i].append(int(t))
-                if len(out[i]) < max_new[i]:
-                    still.append(i)
-            active = still
-    return out
-
-
 def _pick(last: torch.Tensor, temperature: float, gen: torch.Generator | None) -> list[int]:
     """Next token per row from last-position logits [B, V]: argmax, or a temperature sample."""
     if temperature <= 0:
@@ -152,14 +113,14 @@ def generate(
 ) -> list[list[int]]:
     """Continuation ids of each prompt (without the stopping eod).
 
-    As `greedy_generate` (same batching, left padding, cropping that pins positions 0 and
-    len(prompt) - 1, stop at eod or max_new), plus: `temperature` > 0 samples from
-    softmax(logits / temperature) with a torch.Generator seeded by `seed` (sampling draws in
-    batch order, so the samples depend on batch_size); `stop(i, out_i)` ends instance i early
-    (e.g. once the function is complete); `use_cache` decodes with the model's KV cache
-    (`Transformer.forward_cached`): the prompts are prefilled once, then one token per row and
-    step; a row whose context would pass max_seq_len triggers a re-prefill of the cropped
-    contexts, so outputs equal the uncached loop.
+    Prompts are decoded in batches of similar length with left padding, cropped as the module
+    doc says (positions 0 and len(prompt) - 1 pinned), each stopping at eod or max_new; plus:
+    `temperature` > 0 samples from softmax(logits / temperature) with a torch.Generator seeded
+    by `seed` (sampling draws in batch order, so the samples depend on batch_size); `stop(i,
+    out_i)` ends instance i early (e.g. once the function is complete); `use_cache` decodes with
+    the model's KV cache (`Transformer.forward_cached`): the prompts are prefilled once, then
+    one token per row and step; a row whose context would pass max_seq_len triggers a re-prefill
+    of the cropped contexts, so outputs equal the uncached loop.
     """
     L = _check_prompts(model, prompts, max_new)
     gen = torch.Generator().manual_seed(seed) if temperature > 0 else None
@@ -276,7 +237,7 @@ def translation_bleu(
         prompts.append(prompt)
         budget = n_ref + EXTRA_NEW_TOKENS
         budgets.append(budget if max_new_tokens is None else min(budget, max_new_tokens))
-    generated = greedy_generate(model, prompts, budgets, sp["eod"], sp["pad"], batch_size, device)
+    generated = generate(model, prompts, budgets, sp["eod"], sp["pad"], batch_size, device)
     hypotheses = [tok.decode(g, skip_special_tokens=False) for g in generated]
     directions = bleu_by_direction(chosen, hypotheses)
 
