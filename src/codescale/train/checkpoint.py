@@ -17,6 +17,14 @@ new complete one, never a half-written one:
 `extra` (the "codescale" entry) holds what exact resume needs beyond weights and optimizer: the
 configuration fingerprint, RNG states, the loss curve so far, train time, stops and segments.
 The data order needs nothing: it is a function of the step.
+
+WSD branch checkpoints (hparams.py): a stable run saves each branch point into its own checkpoint
+dir (same layout: `last.ckpt`, a file or a sharded directory) under its --checkpoint-dir, and
+moves them onto the declared outputs only once it is complete (`publish_dir`): Snakemake deletes
+a failed job's outputs, and a stable run stopped at a time limit is such a job until its last
+segment. The codescale entry then also holds `trajectory`, the fingerprint a branch shares with
+every budget's run; a cooldown resumes from a branch checkpoint only with the same trajectory and
+only at its own branch step (`check_branch`).
 """
 
 from __future__ import annotations
@@ -79,6 +87,45 @@ def check_fingerprint(path: Path, expected: str) -> int:
             f"this run {expected}); delete it to start fresh"
         )
     return int(ckpt.get("global_step", 0))
+
+
+def check_branch(path: Path, trajectory: str, step: int) -> None:
+    """Raise unless the branch checkpoint at `path` continues this run: written on the same
+    trajectory (model, data, batch, LR, warmup, precision) and at this run's branch step."""
+    ckpt = read_meta(path)
+    info = ckpt.get("codescale", {})
+    found = info.get("trajectory")
+    if found != trajectory:
+        raise CodescaleError(
+            f"branch checkpoint {path} was written on another trajectory (fingerprint {found}, "
+            f"this run {trajectory}): the stable run and its cooldown differ in model, data, "
+            "batch, learning rate, warmup or precision"
+        )
+    saved = int(ckpt.get("global_step", -1))
+    if saved != step:
+        raise CodescaleError(
+            f"branch checkpoint {path} is at step {saved}, but this run's cooldown starts at step "
+            f"{step} (its budget or cooldown fraction differs from the stable run's)"
+        )
+
+
+def publish_dir(src: Path, dest: Path) -> None:
+    """Move the checkpoint dir `src` onto `dest` (replacing it): a rename on one filesystem,
+    else a copy then delete (the copy goes to a temporary name first, so `dest` is never half
+    there)."""
+    src, dest = Path(src), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        shutil.rmtree(dest)
+    try:
+        os.replace(src, dest)
+    except OSError:  # another filesystem (EXDEV)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp, symlinks=True)
+        os.replace(tmp, dest)
+        shutil.rmtree(src)
+    _fsync_dir(dest.parent)
 
 
 def save_full(

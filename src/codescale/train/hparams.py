@@ -17,6 +17,14 @@ Schedules: "cosine" (linear warmup, cosine decay to `min_lr_ratio` of the peak a
 Chinchilla) and "wsd" (warmup-stable-decay: constant after warmup, then a 1-sqrt cooldown over the
 last `decay_fraction` of steps, Hägele et al. 2024, arXiv 2405.18392). The LR is a pure function of
 the step, so a resumed run needs no scheduler state to continue exactly.
+
+WSD branches: before its cooldown a WSD run of D tokens is at the constant peak LR, so the runs of
+several budgets D_1 < ... < D_K of one (cell, size) share their trajectory up to each one's branch
+step (`decay_start`): one stable run trains to the largest branch step and checkpoints at every
+one, and each budget's cooldown resumes from its branch checkpoint. That needs a warmup that does
+not depend on D: `warmup_tokens` fixes it in tokens (the study sets it to warmup_fraction x the
+cell's smallest budget), and the `trajectory` fingerprint of a run leaves out what only the
+cooldown reads (steps, decay_fraction, min_lr_ratio).
 """
 
 from __future__ import annotations
@@ -74,6 +82,7 @@ class HParams:
     beta2: float = 0.95
     eps: float = 1e-8
     grad_clip: float = 1.0
+    warmup_tokens: int | None = None  # overrides warmup_fraction (WSD branches: same for all D)
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -88,10 +97,20 @@ class HParams:
         for key in ("warmup_fraction", "decay_fraction", "min_lr_ratio"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise CodescaleError(f"{key} must be in [0, 1], got {getattr(self, key)}")
+        if self.warmup_tokens is not None and self.warmup_tokens < 0:
+            raise CodescaleError(f"warmup_tokens must be >= 0, got {self.warmup_tokens}")
 
     @property
     def warmup_steps(self) -> int:
+        if self.warmup_tokens is not None:
+            return round(self.warmup_tokens / self.tokens_per_step)
         return round(self.warmup_fraction * self.steps)
+
+    @property
+    def decay_start(self) -> int:
+        """WSD: the first step of the cooldown (= the branch step: optimizer steps taken at the
+        constant LR before it, warmup included)."""
+        return decay_start(self.steps, self.decay_fraction)
 
     @property
     def tokens_per_step(self) -> int:
@@ -99,6 +118,17 @@ class HParams:
 
     def to_dict(self) -> dict[str, float | int | str]:
         return {**asdict(self), "warmup_steps": self.warmup_steps}
+
+
+def steps_for(tokens: int, batch_size: int, seq_len: int) -> int:
+    """Optimizer steps of a run of `tokens` tokens (rounded up to whole global batches)."""
+    return math.ceil(int(tokens) / (batch_size * seq_len))
+
+
+def decay_start(steps: int, decay_fraction: float) -> int:
+    """WSD: the step at which the cooldown of a `steps`-step run begins (at least one step of
+    cooldown): steps - max(1, round(decay_fraction x steps))."""
+    return steps - max(1, round(decay_fraction * steps))
 
 
 def lr_at(step: int, hp: HParams) -> float:
@@ -111,8 +141,8 @@ def lr_at(step: int, hp: HParams) -> float:
         span = max(1, hp.steps - 1 - warm)
         progress = min(1.0, (step - warm) / span)
         return floor + (hp.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    decay = max(1, round(hp.decay_fraction * hp.steps))
-    start = hp.steps - decay
+    start = hp.decay_start
+    decay = hp.steps - start
     if step < start:
         return hp.lr
     progress = min(1.0, (step - start + 1) / decay)

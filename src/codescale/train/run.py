@@ -20,6 +20,16 @@ of the checkpoint and the process exits with 75 so that the resubmitted job (Sna
 next "segment" of a run longer than the partition's time limit) resumes exactly: weights, AdamW,
 step, RNG, loss curve. --stop-grace-s bounds how long that may take after a signal. The checkpoint
 is deleted once the outputs exist (--keep-checkpoint keeps it).
+
+WSD branches (hparams.py, Hägele et al. 2024): `--branch D=DIR ...` makes this a stable run: it
+trains with the WSD schedule of the largest D up to the largest branch step (every step before a
+cooldown is at the constant LR), checkpoints at each D's branch step (decay_start of a D-token
+run), moves those checkpoints onto the DIRs once it is complete, and writes a metrics.json of its
+own (loss curve, time, branch steps; no weights). `--init-from DIR` makes a run of D tokens a
+cooldown: with no checkpoint of its own it starts from the branch checkpoint in DIR (same
+trajectory fingerprint, at its own branch step, checkpoint.check_branch) and writes the usual
+outputs; its metrics say where it branched ("branch"). The data order is a function of the step,
+so the branch trains on exactly the batches an uninterrupted run of D would.
 """
 
 from __future__ import annotations
@@ -28,7 +38,6 @@ import argparse
 import functools
 import gc
 import logging
-import math
 import os
 import sys
 import time
@@ -47,18 +56,26 @@ from codescale.model import presets
 from codescale.model.llama import ModelConfig, Transformer
 from codescale.train.checkpoint import (
     LAST,
+    check_branch,
     check_fingerprint,
     fingerprint,
     last_checkpoint,
     load_full,
     load_sharded,
+    publish_dir,
     remove_checkpoint,
     rng_state,
     save_full,
     save_sharded,
     set_rng_state,
 )
-from codescale.train.hparams import HParams, batch_sequences, ladder_lr
+from codescale.train.hparams import (
+    HParams,
+    batch_sequences,
+    decay_start,
+    ladder_lr,
+    steps_for,
+)
 from codescale.train.launch import (
     TIME_LIMIT,
     StopControl,
@@ -172,7 +189,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None, help="peak LR (default: OLMo ladder)")
     parser.add_argument("--schedule", choices=("cosine", "wsd"), default="cosine")
     parser.add_argument("--warmup-fraction", type=float, default=0.05)
+    parser.add_argument(
+        "--warmup-tokens",
+        default=None,
+        help="warmup length in tokens (e.g. 20K), overriding --warmup-fraction: WSD branches "
+        "need one warmup for every budget",
+    )
     parser.add_argument("--decay-fraction", type=float, default=0.2, help="wsd cooldown share")
+    parser.add_argument(
+        "--branch",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="TOKENS=DIR",
+        help="stable run of WSD branches: checkpoint at the branch step of a TOKENS-token run "
+        "and move it to DIR at the end (repeat per budget; writes no weights)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="DIR",
+        help="WSD cooldown: start from the branch checkpoint in DIR (a stable run's --branch "
+        "output) when --checkpoint-dir holds none",
+    )
     parser.add_argument("--min-lr-ratio", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.1)
     parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps; 0: only last")
@@ -224,6 +263,46 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-val-tokens", default="1M", help="per language; 0: all")
     parser.add_argument("--loader-workers", type=int, default=None, help="default 0 CPU, 2 GPU")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+
+
+def _parse_branches(items: list[str]) -> list[tuple[int, Path]]:
+    """--branch TOKENS=DIR items, sorted by TOKENS (distinct budgets and directories)."""
+    out: dict[int, Path] = {}
+    for item in items:
+        tokens, sep, path = item.partition("=")
+        if not sep or not path:
+            raise CodescaleError(f"--branch {item!r}: expected TOKENS=DIR")
+        count = parse_count(tokens, f"--branch {item!r}")
+        if count in out:
+            raise CodescaleError(f"--branch: budget {tokens} given twice")
+        out[count] = Path(path)
+    dirs = [str(d) for d in out.values()]
+    if len(set(dirs)) != len(dirs):
+        raise CodescaleError(f"--branch: two budgets share a directory: {dirs}")
+    return sorted(out.items())
+
+
+def trajectory(
+    model_cfg: dict[str, Any], hp: HParams, plan: dict[str, Any], doc_mask: bool, precision: str
+) -> str:
+    """The fingerprint a WSD run shares with the stable run it branches from: everything that
+    determines the weights before the cooldown (model, data order, batch, LR, warmup in steps,
+    optimizer, precision), nothing that only a budget sets (steps, cooldown, run name, tokens)."""
+    only_cooldown = ("steps", "decay_fraction", "min_lr_ratio", "warmup_fraction", "warmup_tokens")
+    data = ("name", "prefix", "weight", "unique_tokens")
+    return fingerprint(
+        {
+            "model": model_cfg,
+            "hp": {k: v for k, v in hp.to_dict().items() if k not in only_cooldown},
+            "data": {
+                "seed": plan["seed"],
+                "seq_len": plan["seq_len"],
+                "sources": [{k: s.get(k) for k in data} for s in plan["sources"]],
+            },
+            "doc_mask": doc_mask,
+            "precision": precision,
+        }
+    )
 
 
 def _precision(requested: str, accelerator: str) -> str:
@@ -299,7 +378,18 @@ def _run(args: argparse.Namespace) -> None:
         n_params, seq_len, world * (args.micro_batch_size or 1)
     )
     micro, accum = grad_accum_steps(batch, world, args.micro_batch_size)
-    steps = math.ceil(int(plan["tokens"]) / (batch * seq_len))
+    branches = _parse_branches(args.branch)
+    if branches and args.init_from:
+        raise CodescaleError(
+            "--branch (a stable run) and --init-from (a cooldown) exclude each other"
+        )
+    if (branches or args.init_from) and args.schedule != "wsd":
+        raise CodescaleError("--branch and --init-from need --schedule wsd")
+    # a stable run follows the largest budget's schedule: constant LR before every branch step
+    steps = steps_for(branches[-1][0] if branches else int(plan["tokens"]), batch, seq_len)
+    warmup_tokens = (
+        parse_count(args.warmup_tokens, "--warmup-tokens") if args.warmup_tokens else None
+    )
     hp = HParams(
         batch_size=batch,
         lr=args.lr or ladder_lr(n_params),
@@ -310,7 +400,15 @@ def _run(args: argparse.Namespace) -> None:
         decay_fraction=args.decay_fraction,
         min_lr_ratio=args.min_lr_ratio,
         weight_decay=args.weight_decay,
+        warmup_tokens=warmup_tokens,
     )
+    # step -> the budgets whose branch checkpoint is taken after that many steps
+    branch_at: dict[int, list[tuple[int, Path]]] = {}
+    for tokens, out in branches:
+        branch_at.setdefault(
+            decay_start(steps_for(tokens, batch, seq_len), hp.decay_fraction), []
+        ).append((tokens, out))
+    stop = max(branch_at) if branch_at else steps  # the last step this process trains
     # world size, strategy, micro-batch and activation checkpointing are not in the fingerprint:
     # they do not change the trajectory, so a later segment may run on another layout
     fp = fingerprint(
@@ -320,8 +418,10 @@ def _run(args: argparse.Namespace) -> None:
             "mixture": plan,
             "doc_mask": args.doc_mask,
             "precision": precision,
+            **({"branch_steps": sorted(branch_at)} if branch_at else {}),
         }
     )
+    traj = trajectory(model_cfg, hp, plan, args.doc_mask, precision)
     if torch.cuda.is_available():
         torch.set_float32_matmul_precision("high")
     env = ranks.environment()
@@ -344,6 +444,16 @@ def _run(args: argparse.Namespace) -> None:
     fabric.barrier()
     ckpt = last_checkpoint(ckpt_dir)
     resumed_from = check_fingerprint(ckpt, fp) if ckpt else None
+    branched = False
+    if ckpt is None and args.init_from:
+        ckpt = last_checkpoint(args.init_from)
+        if ckpt is None:
+            raise CodescaleError(
+                f"--init-from {args.init_from}: no branch checkpoint ({LAST}) there; run the "
+                "stable run first"
+            )
+        check_branch(ckpt, traj, hp.decay_start)
+        branched = True
 
     # the same seed on every rank: identical initial weights whatever the world size
     L.seed_everything(int(plan["seed"]), workers=True, verbose=False)
@@ -356,7 +466,7 @@ def _run(args: argparse.Namespace) -> None:
         sharded=strategy == "fsdp",
     )
     losses = LossLog(hp)
-    extra: dict[str, Any] = {"train_time_s": 0.0, "stops": [], "segments": 0}
+    extra: dict[str, Any] = {"train_time_s": 0.0, "stops": [], "segments": 0, "branch": None}
     start = 0
     if ckpt is not None:
         if strategy == "fsdp":
@@ -368,17 +478,28 @@ def _run(args: argparse.Namespace) -> None:
         losses.load(info)
         extra = {k: info.get(k, extra[k]) for k in extra}
         set_rng_state(info["rng"])
-    if start < steps:
+        if branched:
+            extra["branch"] = {
+                "step": start,
+                "tokens": start * batch * seq_len,
+                "checkpoint": str(args.init_from),
+                "stable_train_time_s": extra["train_time_s"],
+            }
+    if start < stop:
         extra["segments"] += 1
 
-    def save(step: int) -> None:
+    def save(step: int, target: Path = ckpt_dir) -> None:
         t0 = time.perf_counter()
-        payload = {"fingerprint": fp, "rng": rng_state(), **losses.state(), **extra}
+        payload = {
+            "fingerprint": fp, "trajectory": traj, "rng": rng_state(), **losses.state(), **extra
+        }  # fmt: skip
+        if rank == 0:
+            target.mkdir(parents=True, exist_ok=True)
         if strategy == "fsdp":
-            save_sharded(ckpt_dir, step, raw_module, raw_opt, payload, rank, fabric.barrier)
+            save_sharded(target, step, raw_module, raw_opt, payload, rank, fabric.barrier)
         else:
             if rank == 0:
-                save_full(ckpt_dir / LAST, step, net, raw_opt, payload)
+                save_full(target / LAST, step, net, raw_opt, payload)
             fabric.barrier()
         took = time.perf_counter() - t0
         if rank == 0 and args.stop_grace_s and took > 0.5 * args.stop_grace_s:
@@ -394,11 +515,11 @@ def _run(args: argparse.Namespace) -> None:
     workers = args.loader_workers
     if workers is None:
         workers = 2 if fabric.device.type == "cuda" else 0
-    data = StepBatches(sampler, batch, steps, rank, world, args.doc_mask)
+    data = StepBatches(sampler, batch, stop, rank, world, args.doc_mask)
     loader = DataLoader(
         data,
         batch_size=None,
-        sampler=range(start, steps),
+        sampler=range(start, stop),
         num_workers=workers,
         pin_memory=fabric.device.type == "cuda",
     )
@@ -426,8 +547,17 @@ def _run(args: argparse.Namespace) -> None:
             micro,
             accum,
             ", activation checkpointing" if args.activation_checkpointing else "",
-            f", resuming from step {resumed_from}" if ckpt else "",
+            f", resuming from step {start}" if ckpt else "",
         )
+        if branch_at:
+            log.info(
+                "stable run: constant LR after warmup to step %d; branch checkpoints at steps %s",
+                stop,
+                ", ".join(
+                    f"{s} ({', '.join(fmt_tokens(t) for t, _ in b)})"
+                    for s, b in sorted(branch_at.items())
+                ),
+            )
         if end_time is not None:
             log.info(
                 "job ends in %.0f s; stopping when fewer than %.0f s are left",
@@ -438,21 +568,25 @@ def _run(args: argparse.Namespace) -> None:
     if rank == 0 and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=steps, initial=start, unit="step")
+        bar = tqdm(total=stop, initial=start, unit="step")
     control = StopControl(world, args.stop_grace_s, args.stop_before_end_s, end_time)
     with control:
         clock = last_time = time.perf_counter()
         last_step = start
-        for step, batch_cpu in zip(range(start, steps), loader, strict=True):
+        for step, batch_cpu in zip(range(start, stop), loader, strict=True):
             batch_dev = fabric.to_device(batch_cpu)
             loss, norm = train_step(fabric, model, optimizer, batch_dev, step, hp, micro, accum)
             losses.add(step, loss, norm)
             done = step + 1
-            last = done >= steps
+            last = done >= stop
             log_due = done % log_every == 0 or last
-            ckpt_due = last or (args.checkpoint_every > 0 and done % args.checkpoint_every == 0)
+            branch_due = done in branch_at
+            # a stable run's last step is a branch checkpoint, published at the end
+            ckpt_due = (last and not branch_at) or (
+                args.checkpoint_every > 0 and done % args.checkpoint_every == 0
+            )
             reason = control.poll()
-            if not (log_due or ckpt_due or reason):
+            if not (log_due or ckpt_due or branch_due or reason):
                 continue
             mean = losses.flush(done, tokens_per_step, point=log_due, reduce=reduce)
             now = time.perf_counter()
@@ -468,27 +602,35 @@ def _run(args: argparse.Namespace) -> None:
                     log.info(
                         "step %d/%d tokens %d loss %.4f tokens/s %.0f",
                         done,
-                        steps,
+                        stop,
                         done * tokens_per_step,
                         mean,
                         tps,
                     )
             if reason:
                 extra["stops"].append({"step": done, "reason": stop_reason(reason)})
+            for tokens, _ in branch_at.get(done, []) if branch_due else []:
+                save(done, ckpt_dir / f"branch-d{tokens}")
             if ckpt_due or reason:
                 save(done)
             if reason:
                 control.barrier()
                 if reason == TIME_LIMIT:
                     raise StopRun(
-                        f"time limit near: checkpoint at step {done}/{steps}; resubmit to continue"
+                        f"time limit near: checkpoint at step {done}/{stop}; resubmit to continue"
                     )
                 raise StopRun(
-                    f"received {stop_reason(reason)} at step {done}/{steps}: checkpoint saved "
+                    f"received {stop_reason(reason)} at step {done}/{stop}: checkpoint saved "
                     f"to {ckpt_dir / LAST}; run again to resume"
                 )
     if bar is not None:
         bar.close()
+    if branch_at:
+        if rank == 0:
+            _publish_branches(args, plan, branch_at, losses, extra, hp, n_params, model_cfg)
+            if not args.keep_checkpoint:
+                remove_checkpoint(ckpt_dir)
+        return
     state = _full_state(raw_module, net, strategy)
     # free the training state (sharded or not) before rank 0 evaluates a full copy on the device
     model = optimizer = net = raw_module = raw_opt = None  # cells of save(): assign, not del
@@ -503,6 +645,62 @@ def _run(args: argparse.Namespace) -> None:
     )  # fmt: skip
     if not args.keep_checkpoint:
         remove_checkpoint(ckpt_dir)
+
+
+def fmt_tokens(n: int) -> str:
+    from codescale.study import fmt_count
+
+    return fmt_count(n)
+
+
+def _publish_branches(
+    args: argparse.Namespace,
+    plan: dict[str, Any],
+    branch_at: dict[int, list[tuple[int, Path]]],
+    losses: LossLog,
+    extra: dict[str, Any],
+    hp: HParams,
+    n_params: int,
+    model_cfg: dict[str, Any],
+) -> None:
+    """Rank 0, after a complete stable run: every branch checkpoint onto its --branch DIR, then
+    the stable run's metrics.json (written last: it marks the run complete)."""
+    ckpt_dir = Path(args.checkpoint_dir)
+    rows = []
+    for step, budgets in sorted(branch_at.items()):
+        for tokens, out in budgets:
+            src = ckpt_dir / f"branch-d{tokens}"
+            if last_checkpoint(src) is None:
+                raise CodescaleError(
+                    f"branch checkpoint of budget {tokens} (step {step}) is missing from {src}"
+                )
+            publish_dir(src, out)
+            rows.append(
+                {"tokens": tokens, "step": step, "tokens_at_branch": step * hp.tokens_per_step,
+                 "dir": str(out)}
+            )  # fmt: skip
+    stop = max(branch_at)
+    tokens = stop * hp.tokens_per_step
+    wall = extra["train_time_s"]
+    write_json(
+        Path(args.out_dir) / "metrics.json",
+        {
+            "run": plan["run"],
+            "stable": True,
+            "N": n_params,
+            "steps": stop,
+            "tokens": tokens,
+            "flops": presets.train_flops(args.size, model_cfg["vocab_size"], hp.seq_len, tokens),
+            "wall_time_s": wall,
+            "tokens_per_s": tokens / wall if wall > 0 else None,
+            "train_loss": losses.curve,
+            "final_train_loss": losses.last_loss,
+            "branches": rows,
+            "train": hp.to_dict(),
+            "stops": extra["stops"],
+            "segments": extra["segments"],
+        },
+    )
 
 
 def _full_state(module: torch.nn.Module, net: Transformer, strategy: str) -> dict[str, Any]:
@@ -602,5 +800,6 @@ def _write_outputs(
         **layout,
         "stops": extra["stops"],
         "segments": extra["segments"],
+        "branch": extra["branch"],
     }
     write_json(out_dir / "metrics.json", metrics)
