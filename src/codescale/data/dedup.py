@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from codescale.data import minhash
 from codescale.errors import CodescaleError
-from codescale.io import atomic_path, write_json
+from codescale.io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,240 @@ def greedy_near(
     return kept, rep, jac
 
 
+# -- the band-partitioned pipeline ----------------------------------------------------------
+#
+# Three kinds of bounded jobs, the structure of datatrove's MinHash dedup (signature -> buckets ->
+# cluster -> filter) on our own hashing:
+# 1. signatures, per (language, corpus part): for each document its rank key (normalised length),
+#    the hash of its normalised content, its MinHash signature and LSH band keys: a few hundred
+#    bytes to 1 KB per document, computed batch by batch (memory: one batch, not the part);
+# 2. cluster, per language: the exact groups from the hashes, candidate pairs band by band from
+#    the band keys alone (one band of every part in memory at a time), the estimated Jaccard of
+#    the candidates from their signatures, and the greedy keep in the global rank order; it
+#    writes the removed doc_ids (memory: ~50 bytes per document plus the candidates' signatures);
+# 3. filter, per (language, part): the part's documents less the removed ones, streamed.
+# A part's rows are independent of how the corpus was cut into parts, and the cluster job sees
+# every part, so 1 part and 8 parts give the same kept and removed sets.
+
+SIG_BATCH_BYTES = 32 << 20  # content per signature batch (memory ~40x this, see minhash.shingle)
+
+
+def _band_column(k: int) -> str:
+    return f"band_{k:03d}"
+
+
+def signature_records(
+    doc_ids: list[str],
+    contents: list[str],
+    n_bytes: np.ndarray,
+    ngram: int,
+    hasher: minhash.MinHasher,
+    bands: int,
+    rows: int,
+) -> pa.Table:
+    """One batch's small per-document records: doc_id, n_bytes, length (characters of the
+    normalised content: the rank key), exact_hi/exact_lo (the first 16 bytes of the sha256 of
+    the normalised content), has_shingles, sig (num_perm uint32, little-endian bytes) and
+    band_000.. (uint64 LSH band keys; 0 without shingles)."""
+    norm = [normalise(c) for c in contents]
+    lengths = np.fromiter((len(x) for x in norm), dtype=np.int64, count=len(norm))
+    digests = b"".join(
+        hashlib.sha256(x.encode("utf-8", "surrogatepass")).digest()[:16] for x in norm
+    )
+    exact = np.frombuffer(digests, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    sh = minhash.shingle(norm, ngram)
+    sigs = hasher.signatures(sh)
+    has = sh.sizes > 0
+    keys = minhash.band_keys(sigs, bands, rows)
+    keys[~has] = 0
+    width = 4 * hasher.num_perm
+    cols: dict[str, Any] = {
+        "doc_id": pa.array(doc_ids, pa.string()),
+        "n_bytes": pa.array(n_bytes, pa.int64()),
+        "length": pa.array(lengths, pa.int64()),
+        "exact_hi": pa.array(exact[:, 0] if len(norm) else [], pa.uint64()),
+        "exact_lo": pa.array(exact[:, 1] if len(norm) else [], pa.uint64()),
+        "has_shingles": pa.array(has, pa.bool_()),
+        "sig": pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(norm), [None, pa.py_buffer(sigs.astype("<u4").tobytes())]
+        ),
+    }
+    for k in range(bands):
+        cols[_band_column(k)] = pa.array(keys[:, k], pa.uint64())
+    return pa.table(cols)
+
+
+Source = Any  # a pa.Table of signature records, or the path of a parquet file of them
+
+
+def _read(src: Source, columns: list[str]) -> pa.Table:
+    if isinstance(src, pa.Table):
+        return src.select(columns)
+    return pq.read_table(src, columns=columns)
+
+
+def _sigs_of(sig: pa.Array, num_perm: int) -> np.ndarray:
+    """uint32 (n, num_perm) from a fixed-size-binary column of signatures."""
+    arr = sig.combine_chunks() if isinstance(sig, pa.ChunkedArray) else sig
+    buf = np.frombuffer(arr.buffers()[1], dtype="<u4")
+    return buf[arr.offset * num_perm : (arr.offset + len(arr)) * num_perm].reshape(-1, num_perm)
+
+
+def cluster(
+    sources: list[Source],
+    threshold: float,
+    num_perm: int,
+    bands: int,
+    max_bucket: int = 64,
+) -> tuple[pa.Table, dict[str, Any]]:
+    """Decide what goes, from the signature records of every part (in part order).
+
+    Returns (removed, stats): removed = doc_id, reason (exact/near), representative, jaccard
+    (1.0 for exact; the estimated Jaccard of the signatures for near), part (index into
+    sources), sorted by doc_id. Representative rule as in the module docstring: rank = longer
+    normalised content first, then smaller doc_id; exact groups keep their top-ranked document;
+    near duplicates are resolved greedily in rank order over the candidates whose estimated
+    Jaccard is >= threshold."""
+    import pyarrow.compute as pc
+
+    base = ["doc_id", "n_bytes", "length", "exact_hi", "exact_lo", "has_shingles"]
+    tabs = [_read(src, base) for src in sources]
+    part_of = np.concatenate(
+        [np.full(t.num_rows, k, np.int32) for k, t in enumerate(tabs)] or [np.zeros(0, np.int32)]
+    )
+    offsets = np.concatenate(([0], np.cumsum([t.num_rows for t in tabs]))).astype(np.int64)
+    t = pa.concat_tables(tabs).combine_chunks() if tabs else None
+    n = 0 if t is None else t.num_rows
+    if n == 0:
+        empty = _REMOVED_PART.empty_table()
+        return empty, _cluster_stats(0, 0, np.zeros(0, np.int64), [], 0, 0, len(sources))
+    ids = t.column("doc_id")
+    if pc.count_distinct(ids).as_py() != n:
+        counts = pc.value_counts(ids)
+        dup = next(v["values"] for v in counts.to_pylist() if v["counts"] > 1)
+        raise CodescaleError(f"doc_id is not unique across the parts (e.g. {dup!r})")
+    n_bytes = t.column("n_bytes").to_numpy()
+    order = pc.sort_indices(t, [("length", "descending"), ("doc_id", "ascending")])
+    order = order.to_numpy().astype(np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    hi = t.column("exact_hi").to_numpy()
+    lo = t.column("exact_lo").to_numpy()
+    by_hash = np.lexsort((rank, lo, hi))  # groups of equal hashes, best rank first
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = (hi[by_hash][1:] != hi[by_hash][:-1]) | (lo[by_hash][1:] != lo[by_hash][:-1])
+    group_first = by_hash[np.flatnonzero(new_group)[np.cumsum(new_group) - 1]]
+    rep_exact = np.empty(n, dtype=np.int64)
+    rep_exact[by_hash] = group_first
+    survivors = order[rep_exact[order] == order]  # rank order, exact representatives only
+    has = t.column("has_shingles").to_numpy(zero_copy_only=False)[survivors]
+    valid = np.flatnonzero(has)  # survivor positions that take part in LSH
+
+    found = []
+    for k in range(bands):
+        col = _band_column(k)
+        keys = np.concatenate([_read(src, [col]).column(col).to_numpy() for src in sources])
+        found.append(minhash.bucket_pairs(keys[survivors[valid]], max_bucket))
+        del keys
+    pairs = minhash._unique_pairs(found, valid)  # survivor positions, i < j
+    del found
+    # estimated Jaccard from the signatures of the documents in candidate pairs only
+    need = np.unique(pairs) if len(pairs) else np.zeros(0, np.int64)
+    glob = survivors[need]
+    sigs = np.zeros((len(need), num_perm), dtype=np.uint32)
+    for k, src in enumerate(sources):
+        lo_k, hi_k = offsets[k], offsets[k + 1]
+        mine = np.flatnonzero((glob >= lo_k) & (glob < hi_k))
+        if len(mine):
+            rows = pa.array(glob[mine] - lo_k)
+            sig_col = _read(src, ["sig"]).column("sig").take(rows)
+            sigs[mine] = _sigs_of(sig_col, num_perm)
+    local = np.searchsorted(need, pairs) if len(pairs) else pairs
+    est = minhash.estimated_jaccard(sigs, local)
+    ok = est >= threshold
+    kept_s, rep_s, jac_s = greedy_near(len(survivors), pairs[ok], est[ok])
+
+    ex = np.flatnonzero(rep_exact != np.arange(n))
+    near = np.flatnonzero(~kept_s)
+    removed_idx = np.concatenate([ex, survivors[near]]).astype(np.int64)
+    reasons = ["exact"] * len(ex) + ["near"] * len(near)
+    reps = np.concatenate([rep_exact[ex], survivors[rep_s[near]]]).astype(np.int64)
+    jacs = np.concatenate([np.ones(len(ex)), jac_s[near]])
+    removed = pa.table(
+        {
+            "doc_id": ids.take(pa.array(removed_idx)),
+            "reason": pa.array(reasons, pa.string()),
+            "representative": ids.take(pa.array(reps)),
+            "jaccard": pa.array(jacs, pa.float64()),
+            "part": pa.array(part_of[removed_idx], pa.int32()),
+        },
+        schema=_REMOVED_PART,
+    )
+    removed = removed.take(pc.sort_indices(removed, [("doc_id", "ascending")]))
+    stats = _cluster_stats(n, int((~has).sum()), n_bytes, reasons, len(pairs), int(ok.sum()),
+                           len(sources), removed_idx)  # fmt: skip
+    return removed, stats
+
+
+_REMOVED_PART = REMOVED_SCHEMA.append(pa.field("part", pa.int32()))
+
+
+def _cluster_stats(
+    n: int,
+    without_tokens: int,
+    n_bytes: np.ndarray,
+    reasons: list[str],
+    candidates: int,
+    verified: int,
+    parts: int,
+    removed_idx: np.ndarray | None = None,
+) -> dict[str, Any]:
+    removed_idx = np.zeros(0, np.int64) if removed_idx is None else removed_idx
+    is_exact = np.array([r == "exact" for r in reasons], dtype=bool)
+    gone = np.zeros(n, dtype=bool)
+    gone[removed_idx] = True
+    return {
+        "docs_in": n,
+        "docs_out": int(n - gone.sum()),
+        "bytes_in": int(n_bytes.sum()),
+        "bytes_out": int(n_bytes[~gone].sum()),
+        "removed": {
+            "exact": {
+                "docs": int(is_exact.sum()),
+                "bytes": int(n_bytes[removed_idx[is_exact]].sum()),
+            },
+            "near": {
+                "docs": int((~is_exact).sum()),
+                "bytes": int(n_bytes[removed_idx[~is_exact]].sum()),
+            },
+        },
+        "docs_without_tokens": without_tokens,
+        "candidate_pairs": candidates,
+        "verified_pairs": verified,
+        "parts": parts,
+    }
+
+
+def _params(ngram: int, num_perm: int, threshold: float, seed: int, b: int, r: int) -> dict:
+    return {
+        "ngram": ngram,
+        "num_perm": num_perm,
+        "threshold": threshold,
+        "seed": seed,
+        "bands": b,
+        "rows": r,
+        "verification": "estimated Jaccard of the MinHash signatures",
+        "representative_rule": "longest normalised content, then smallest doc_id",
+    }
+
+
+def _check(threshold: float, ngram: int) -> None:
+    if not 0.0 < threshold < 1.0:
+        raise CodescaleError(f"--threshold must be in (0, 1), got {threshold}")
+    if not 1 <= ngram <= 64:
+        raise CodescaleError(f"ngram must be in 1..64, got {ngram}")
+
+
 def dedup_table(
     table: pa.Table,
     ngram: int = 5,
@@ -143,84 +377,23 @@ def dedup_table(
     bands: int | None = None,
     rows: int | None = None,
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
-    """Deduplicate a corpus table; returns (kept, removed, stats)."""
+    """Deduplicate a corpus table in memory (one part of the pipeline above); returns (kept,
+    removed, stats)."""
     t0 = time.perf_counter()
-    if not 0.0 < threshold < 1.0:
-        raise CodescaleError(f"--threshold must be in (0, 1), got {threshold}")
+    _check(threshold, ngram)
     b, r = bands_rows(threshold, num_perm, bands, rows)
-    doc_ids = table.column("doc_id").to_pylist()
-    contents = table.column("content").to_pylist()
     n_bytes = np.asarray(table.column("n_bytes").to_numpy(zero_copy_only=False), dtype=np.int64)
-    norm = [normalise(c) for c in contents]
-    lengths = np.fromiter((len(s) for s in norm), dtype=np.int64, count=len(norm))
-    order = rank_order(doc_ids, lengths)
-    rep_exact = exact_groups(norm, order)
-    survivors = order[rep_exact[order] == order]  # rank order, exact representatives only
-
-    sh = minhash.shingle([norm[i] for i in survivors], ngram)
-    sigs = minhash.MinHasher(num_perm, seed).signatures(sh)
-    has = sh.sizes > 0
-    pairs = minhash.candidate_pairs(sigs, b, r, has)
-    est = minhash.pair_jaccard(sh, pairs)  # exact on the shingle sets, not the estimate
-    ok = est >= threshold
-    kept_s, rep_s, jac_s = greedy_near(len(survivors), pairs[ok], est[ok])
-
-    removed_idx, reasons, reps, jacs = [], [], [], []
-    for i in np.flatnonzero(rep_exact != np.arange(len(doc_ids))).tolist():
-        removed_idx.append(i)
-        reasons.append("exact")
-        reps.append(doc_ids[rep_exact[i]])
-        jacs.append(1.0)
-    for pos in np.flatnonzero(~kept_s).tolist():
-        removed_idx.append(int(survivors[pos]))
-        reasons.append("near")
-        reps.append(doc_ids[survivors[rep_s[pos]]])
-        jacs.append(float(jac_s[pos]))
-    keep_mask = np.ones(len(doc_ids), dtype=bool)
-    keep_mask[removed_idx] = False
-    kept = table.filter(pa.array(keep_mask))
-    ro = sorted(range(len(removed_idx)), key=lambda k: doc_ids[removed_idx[k]])
-    removed = pa.table(
-        {
-            "doc_id": [doc_ids[removed_idx[k]] for k in ro],
-            "reason": [reasons[k] for k in ro],
-            "representative": [reps[k] for k in ro],
-            "jaccard": [jacs[k] for k in ro],
-        },
-        schema=REMOVED_SCHEMA,
-    )
-    stats = {
-        "docs_in": len(doc_ids),
-        "docs_out": int(keep_mask.sum()),
-        "bytes_in": int(n_bytes.sum()),
-        "bytes_out": int(n_bytes[keep_mask].sum()),
-        "removed": {
-            reason: {
-                "docs": sum(1 for x in reasons if x == reason),
-                "bytes": int(
-                    sum(
-                        n_bytes[i] for i, x in zip(removed_idx, reasons, strict=True) if x == reason
-                    )
-                ),
-            }
-            for reason in ("exact", "near")
-        },
-        "docs_without_tokens": int((~has).sum()),
-        "candidate_pairs": len(pairs),
-        "verified_pairs": int(ok.sum()),
-        "params": {
-            "ngram": ngram,
-            "num_perm": num_perm,
-            "threshold": threshold,
-            "seed": seed,
-            "bands": b,
-            "rows": r,
-            "verification": "exact Jaccard of shingle sets",
-            "representative_rule": "longest normalised content, then smallest doc_id",
-        },
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-    return kept, removed, stats
+    records = signature_records(
+        table.column("doc_id").to_pylist(), table.column("content").to_pylist(), n_bytes,
+        ngram, minhash.MinHasher(num_perm, seed), b, r,
+    )  # fmt: skip
+    removed, stats = cluster([records], threshold, num_perm, b)
+    gone = set(removed.column("doc_id").to_pylist())
+    keep = [i not in gone for i in table.column("doc_id").to_pylist()]
+    kept = table.filter(pa.array(keep, pa.bool_()))
+    stats = {**stats, "params": _params(ngram, num_perm, threshold, seed, b, r),
+             "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
+    return kept, removed.drop_columns(["part"]), stats
 
 
 def bands_rows(
@@ -275,3 +448,175 @@ def run(args: argparse.Namespace) -> None:
         stats["removed"]["near"]["docs"],
         stats["seconds"],
     )
+
+
+# -- the pipeline's commands: dedup-signatures, dedup-cluster, dedup-filter ---------------------
+
+
+def _selection(path: str | None, lang: str) -> dict[str, Any]:
+    """The corpus's choice for one language (selection.json of `codescale corpus-gather`)."""
+    if path is None:
+        return {}
+    sel = read_json(path)
+    if lang not in sel:
+        raise CodescaleError(f"{path}: no language {lang!r} (the corpus has {', '.join(sel)})")
+    return sel[lang]
+
+
+def _part_batches(path: str, columns: list[str], selection: dict[str, Any], part: str):
+    """A corpus part's rows of `columns`, in batches, only those the corpus keeps."""
+    from codescale.data.corpus import selected
+
+    if not Path(path).is_file():
+        raise CodescaleError(f"corpus part not found: {path}")
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise CodescaleError(f"cannot read parquet {path}: {err}") from err
+    names = pf.schema_arrow.names
+    want = list(dict.fromkeys([*columns, "doc_id", "sel_hi", "sel_lo"]))
+    missing = [c for c in want if c not in names]
+    if missing:
+        raise CodescaleError(
+            f"{path}: missing column(s) {', '.join(missing)} (not a part of `codescale corpus "
+            "--part`)"
+        )
+    for batch in pf.iter_batches(batch_size=4096, columns=want):
+        t = pa.Table.from_batches([batch])
+        mask = selected(t, selection, part)
+        if mask.all():
+            yield t
+        elif mask.any():
+            yield t.filter(pa.array(mask))
+
+
+def configure_signatures(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="one language's corpus part parquet")
+    parser.add_argument("--selection", default=None, help="the corpus's selection.json")
+    parser.add_argument("--lang", required=True, help="the language of --input")
+    parser.add_argument("--part", required=True, help="the part's name (p00000, ...)")
+    parser.add_argument("--output", required=True, help="signature records (parquet)")
+    add_minhash_args(parser, seed=1)
+
+
+def run_signatures(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    _check(args.threshold, args.ngram)
+    b, r = bands_rows(args.threshold, args.num_perm, args.bands, args.rows)
+    hasher = minhash.MinHasher(args.num_perm, args.seed)
+    selection = _selection(args.selection, args.lang)
+    n = 0
+    with atomic_path(args.output) as tmp:
+        writer = None
+        ids: list[str] = []
+        texts: list[str] = []
+        sizes: list[int] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal writer, size
+            rec = signature_records(ids, texts, np.asarray(sizes, np.int64), args.ngram, hasher,
+                                    b, r)  # fmt: skip
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, rec.schema)
+            writer.write_table(rec)
+            ids.clear()
+            texts.clear()
+            sizes.clear()
+            size = 0
+
+        batches = _part_batches(args.input, ["content", "n_bytes"], selection, args.part)
+        for t in batches:
+            ids.extend(t.column("doc_id").to_pylist())
+            texts.extend(t.column("content").to_pylist())
+            sizes.extend(t.column("n_bytes").to_pylist())
+            size += int(pc_sum(t.column("n_bytes")))
+            n += t.num_rows
+            if size >= SIG_BATCH_BYTES:
+                flush()
+        if ids or writer is None:
+            flush()
+        assert writer is not None
+        writer.close()
+    log.info("%s %s: signatures of %d docs in %.1fs", args.lang, args.part, n,
+             time.perf_counter() - t0)  # fmt: skip
+
+
+def pc_sum(col: pa.ChunkedArray) -> int:
+    import pyarrow.compute as pc
+
+    return pc.sum(col).as_py() or 0
+
+
+def configure_cluster(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--signatures", nargs="+", required=True,
+                        help="every part's signature records, in part order")  # fmt: skip
+    parser.add_argument("--removed", required=True, help="removed documents of every part")
+    parser.add_argument("--stats", required=True, help="statistics (json)")
+    add_minhash_args(parser, seed=1)
+
+
+def run_cluster(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    _check(args.threshold, args.ngram)
+    b, r = bands_rows(args.threshold, args.num_perm, args.bands, args.rows)
+    for path in args.signatures:
+        if not Path(path).is_file():
+            raise CodescaleError(f"signature records not found: {path}")
+    removed, stats = cluster(list(args.signatures), args.threshold, args.num_perm, b)
+    parts = [Path(p).name.split(".")[0] for p in args.signatures]
+    removed = removed.set_column(
+        removed.schema.get_field_index("part"), "part",
+        pa.array([parts[k] for k in removed.column("part").to_pylist()], pa.string()),
+    )  # fmt: skip
+    stats = {
+        "input": [str(p) for p in args.signatures],
+        **stats,
+        "params": _params(args.ngram, args.num_perm, args.threshold, args.seed, b, r),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    write_parquet(removed, args.removed)
+    write_json(args.stats, stats)
+    log.info("%d -> %d docs (exact %d, near %d) in %.1fs", stats["docs_in"], stats["docs_out"],
+             stats["removed"]["exact"]["docs"], stats["removed"]["near"]["docs"],
+             stats["seconds"])  # fmt: skip
+
+
+def configure_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="one language's corpus part parquet")
+    parser.add_argument("--selection", default=None, help="the corpus's selection.json")
+    parser.add_argument("--lang", required=True, help="the language of --input")
+    parser.add_argument("--part", required=True, help="the part's name (p00000, ...)")
+    parser.add_argument("--removed-all", required=True, help="dedup-cluster's removed documents")
+    parser.add_argument("--output", required=True, help="kept documents of the part (parquet)")
+    parser.add_argument("--removed", required=True, help="removed documents of the part")
+
+
+def run_filter(args: argparse.Namespace) -> None:
+    removed = pq.read_table(args.removed_all, filters=[("part", "=", args.part)])
+    removed = removed.drop_columns(["part"]).cast(REMOVED_SCHEMA)
+    gone = set(removed.column("doc_id").to_pylist())
+    schema = _corpus_schema()
+    n_in = n_out = 0
+    with atomic_path(args.output) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for t in _part_batches(args.input, list(CORPUS_COLUMNS), _selection(args.selection,
+                               args.lang), args.part):  # fmt: skip
+            ids = t.column("doc_id").to_pylist()
+            keep = pa.array([i not in gone for i in ids], pa.bool_())
+            kept = t.filter(keep).select(list(CORPUS_COLUMNS)).cast(schema)
+            n_in += t.num_rows
+            n_out += kept.num_rows
+            writer.write_table(kept)
+    if n_in - n_out != removed.num_rows:
+        raise CodescaleError(
+            f"{args.input}: {removed.num_rows} documents of part {args.part} are listed as "
+            f"removed but {n_in - n_out} were found: the signatures and the corpus disagree"
+        )
+    write_parquet(removed, args.removed)
+    log.info("%s %s: %d -> %d docs", args.lang, args.part, n_in, n_out)
+
+
+def _corpus_schema() -> pa.Schema:
+    from codescale.data.corpus import _schema_fields
+
+    return pa.schema(_schema_fields())

@@ -294,12 +294,30 @@ def candidate_pairs(
     idx = np.arange(len(sigs)) if valid is None else np.flatnonzero(valid)
     if len(idx) < 2:
         return np.zeros((0, 2), np.int64)
-    found = []
+    keys = band_keys(sigs[idx], bands, rows)
+    found = [bucket_pairs(keys[:, band], max_bucket) for band in range(bands)]
+    return _unique_pairs(found, idx)
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """LSH band keys, uint64 (n_docs, bands): band k's key hashes signature columns
+    k*rows..(k+1)*rows-1, so two documents share bucket k iff those columns agree (up to 2**-64
+    collisions). Stored per document, they let the band buckets be formed far from the
+    signatures (codescale.data.dedup's cluster job)."""
+    if bands * rows > sigs.shape[1]:
+        raise CodescaleError(f"bands x rows = {bands * rows} exceeds num_perm = {sigs.shape[1]}")
+    if rows > len(_BAND_MULT):
+        raise CodescaleError(f"rows per band must be <= {len(_BAND_MULT)}, got {rows}")
+    out = np.empty((len(sigs), bands), dtype=np.uint64)
     for band in range(bands):
-        cols = sigs[idx, band * rows : (band + 1) * rows].astype(np.uint64)
-        key = mix64((cols * _BAND_MULT[:rows]).sum(axis=1, dtype=np.uint64))
-        found.append(_bucket_pairs(key, max_bucket))
-    pairs = np.concatenate(found)
+        cols = sigs[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        out[:, band] = mix64((cols * _BAND_MULT[:rows]).sum(axis=1, dtype=np.uint64))
+    return out
+
+
+def _unique_pairs(found: list[np.ndarray], idx: np.ndarray) -> np.ndarray:
+    """The distinct pairs of several bands' bucket pairs (positions in idx), as idx values."""
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
     if len(pairs) == 0:
         return np.zeros((0, 2), np.int64)
     n = np.int64(len(idx))
@@ -307,7 +325,9 @@ def candidate_pairs(
     return np.stack([idx[code // n], idx[code % n]], axis=1).astype(np.int64)
 
 
-def _bucket_pairs(key: np.ndarray, max_bucket: int) -> np.ndarray:
+def bucket_pairs(key: np.ndarray, max_bucket: int = 64) -> np.ndarray:
+    """Pairs (i, j) of positions with equal keys in one band, i < j in a bucket's index order
+    (see candidate_pairs for max_bucket)."""
     order = np.argsort(key, kind="stable")  # within a bucket, members stay in index order
     sk = key[order]
     cut = np.flatnonzero(sk[1:] != sk[:-1]) + 1

@@ -42,7 +42,7 @@ import json
 import os
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -455,13 +455,17 @@ def read_shards(
     columns: Mapping[str, str],
     value_map: Mapping[str, str],
     ext_map: Mapping[str, str],
+    only: Collection[str] | None = None,
 ) -> Iterator[Candidate]:
-    """Rows of parquet / jsonl shards as candidates, for the wanted languages only."""
+    """Rows of parquet / jsonl shards as candidates, for the wanted languages only; with `only`,
+    of those files alone (one corpus part; ids stay relative to the folder holding all shards)."""
     wanted = set(languages)
     names = {**SHARD_LANGUAGE_NAMES, **{k.lower(): v for k, v in value_map.items()}}
     files = shard_files(paths)
     root = shard_root(files)
     for file in files:
+        if only is not None and str(file) not in only:
+            continue
         rel = shown(Path(os.path.relpath(os.path.abspath(file), root)).as_posix())
         folder_lang = names.get(shown(file.parent.name).lower())
         reader = _parquet_rows if file.name.endswith(".parquet") else _jsonl_rows
