@@ -83,7 +83,8 @@ def run_parts(parts: list[str], heldout: Path, out: Path) -> dict:
     assert main(["split-stats", "--lang", "go", "--repos", str(repos),
                  *[a for s in SPLITS for a in (f"--{s}", *split_files[s])],
                  "--removed", *removed, "--part-stats", *stats, "--validation-fraction", "0.1",
-                 "--test-fraction", "0.1", "--seed", "0", "--out", str(out / "stats.json")]) == 0  # fmt: skip
+                 "--test-fraction", "0.1", "--seed", "0",
+                 "--out", str(out / "stats.json")]) == 0  # fmt: skip
     docs = {
         s: sorted(d for f in split_files[s] for d in pq.read_table(f)["doc_id"].to_pylist())
         for s in SPLITS

@@ -137,7 +137,8 @@ def test_balanced_sample_respects_bytes(tmp_path: Path) -> None:
     total = sum(len(t.encode()) for t in texts)
     for budget in (1, 100, 1000, 5003):
         sample = sample_language(path, budget, seed=3, lang="python")
-        assert sum(len(t.encode()) for t in sample) == budget  # filled exactly, no split chars
+        # filled up to the budget; the cut document loses at most a split utf-8 character
+        assert budget - 3 <= sum(len(t.encode()) for t in sample) <= budget
     # every whole document but the last comes from the corpus
     sample = sample_language(path, 5003, seed=3, lang="python")
     assert all(t in texts for t in sample[:-1])

@@ -165,6 +165,37 @@ def token_prefix(lang, split="train"):
     return f"{RESULTS}/tokens/{lang}/{split}"
 
 
+# The data half after dedup runs per part (split, tokenize: see workflow/rules/split.smk).
+SHARD_FILES = (".bin", ".idx.npy", ".json")
+
+
+def split_parts():
+    """The part names the split and tokenize jobs run over: the corpus's parts (CORPUS_PARTS,
+    groups of about corpus.part_mb of input), or one part, p00000, where dedup writes one file
+    per language."""
+    return list(globals().get("CORPUS_PARTS") or ["p00000"])
+
+
+def dedup_part(lang, part):
+    """One deduplicated part of a language (the whole language where dedup is not per part)."""
+    if "CORPUS_PARTS" in globals():
+        return f"{RESULTS}/dedup/{lang}/{part}.parquet"
+    return f"{RESULTS}/dedup/{lang}.parquet"
+
+
+def dedup_parts(lang):
+    return [dedup_part(lang, part) for part in split_parts()]
+
+
+def split_files(lang, kind):
+    """The per-part files of a language's split ("train", "validation", "test", "removed")."""
+    return [f"{RESULTS}/split/{lang}/{kind}/{part}.parquet" for part in split_parts()]
+
+
+def token_part_prefix(lang, split, part):
+    return f"{RESULTS}/tokens/{lang}/{split}/{part}"
+
+
 def mixture_sources(run):
     """`NAME=PREFIX:WEIGHT[:UNIQUE_TOKENS]` for every source of a run's mixture."""
     weights = run.weights or {lang: 1.0 / len(LANGS) for lang in LANGS}

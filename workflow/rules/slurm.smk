@@ -16,9 +16,14 @@ SLURM = config["slurm"]
 DATA_SCALING = {
     "corpus": (2000, 4.5, 600.0),
     "dedup_language": (2000, 7.0, 300.0),
-    "split_language": (2000, 7.0, 300.0),
-    "tokenizer": (4000, 2.0, 600.0),
-    "tokenize_shard": (2000, 2.0, 200.0),
+    "split_assign": (1000, 0.05, 3000.0),
+    "split_eval": (1000, 3.0, 600.0),
+    "split_index": (1000, 1.0, 300.0),
+    "split_train": (2000, 7.0, 300.0),
+    "split_language": (500, 0.0, 10000.0),
+    "tokenizer": (4000, 0.0, 2000.0),
+    "tokenize_part": (1000, 2.0, 200.0),
+    "tokenize_shard": (1000, 0.0, 2000.0),
 }
 
 
@@ -100,6 +105,10 @@ def slurm_submissions():
         frozenset({"lang"}): len(LANGS),
         frozenset({"lang", "split"}): len(LANGS) * len(SPLITS),
         frozenset({"run"}): len(RUNS),
+        # the data half per part (split_parts(): corpus.part_mb groups of the input)
+        frozenset({"part"}): len(split_parts()),
+        frozenset({"lang", "part"}): len(LANGS) * len(split_parts()),
+        frozenset({"lang", "split", "part"}): len(LANGS) * len(SPLITS) * len(split_parts()),
     }
     per_run_jobs = {"execute_run": len(EXEC_RUNS)}  # only the runs of execute.studies
     other = sum(

@@ -10,13 +10,15 @@ Why these choices:
 - special tokens are only ever inserted by id: `load_tokenizer` turns on `encode_special_tokens`,
   so a source file that literally contains "<|endoftext|>" is encoded as plain text, not as an end
   of document (HF does not serialise that flag, which is why every stage must load through here);
-- the training sample takes at most B bytes per language, chosen by a seeded permutation of each
-  language's documents, so one large language cannot dominate the merges.
+- the training sample takes at most B bytes per language, in the order of a seeded hash of each
+  document's doc_id, so one large language cannot dominate the merges, and the sample is the
+  same whether a language comes as one parquet or as many parts.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -133,59 +135,109 @@ def decode_document(tok: Tokenizer, ids: Sequence[int] | np.ndarray) -> str:
 # --------------------------------------------------------------------------- training sample
 
 
-def sample_language(
-    path: str | os.PathLike[str], max_bytes: int, seed: int, lang: str
-) -> list[str]:
-    """Up to `max_bytes` utf-8 bytes of documents from one parquet, in a seeded random order.
+def _sample_keys(batch: pa.RecordBatch, seed: int, lang: str) -> np.ndarray:
+    """A 64-bit key per document (uint64): a keyed hash of its doc_id (of its content when the
+    parquet has no doc_id), so the order does not depend on files, parts or row order."""
+    col = batch.column("doc_id") if "doc_id" in batch.schema.names else batch.column("content")
+    salt = f"{seed}\0{lang}".encode()
+    return np.fromiter(
+        (
+            int.from_bytes(
+                hashlib.blake2b(
+                    v.encode("utf-8", "surrogatepass"), digest_size=8, key=salt
+                ).digest(),
+                "little",
+            )
+            for v in col.to_pylist()
+        ),
+        dtype=np.uint64,
+        count=batch.num_rows,
+    )
 
-    Whole documents are taken in permutation order while they fit; the first one that does not
-    fit is cut (at a character boundary) to fill the budget exactly. Two streaming passes over the
-    `content` column keep memory at the size of the sample, not of the corpus.
+
+def sample_language(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    max_bytes: int,
+    seed: int,
+    lang: str,
+) -> list[str]:
+    """Up to `max_bytes` utf-8 bytes of documents of one language, from one parquet or several
+    (its parts), in the order of a seeded per-document key (`_sample_keys`).
+
+    Whole documents are taken in key order while they fit; the first one that does not fit is
+    cut (at a character boundary) to fill the budget exactly. The key depends only on the
+    document, so a language given as 1 part or as 8 parts gets the same sample. Two streaming
+    passes: the first keeps only (key, size, file, row) of the documents that can still be in
+    the sample, so memory is the size of the sample, not of the language.
     """
-    path = Path(path)
-    pf = open_content_parquet(path, f"training data for {lang}")
-    sizes = []
-    for batch in pf.iter_batches(columns=["content"], batch_size=8192):
-        col = batch.column(0)
-        if col.null_count:
-            raise CodescaleError(f"{path}: column 'content' has null values")
-        sizes.append(pc.binary_length(col).to_numpy(zero_copy_only=False))
-    sizes_arr = np.concatenate(sizes) if sizes else np.zeros(0, dtype=np.int64)
-    if sizes_arr.size == 0:
-        raise CodescaleError(f"no documents for language {lang} in {path}")
-    # one stream per language, so adding a language never changes another's sample
-    rng = np.random.default_rng([seed, LANGUAGES.index(lang)])
-    order = rng.permutation(sizes_arr.size)
-    cumulative = np.cumsum(sizes_arr[order])
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = [Path(p) for p in paths]
+    empty = np.zeros(0, np.int64)
+    sel_key, sel_size = np.zeros(0, np.uint64), empty
+    sel_file, sel_row = empty, empty
+    n_docs = 0
+    pfs = []
+    for fi, path in enumerate(files):
+        pf = open_content_parquet(path, f"training data for {lang}")
+        pfs.append(pf)
+        cols = ["content"] + (["doc_id"] if "doc_id" in pf.schema_arrow.names else [])
+        start = 0
+        for batch in pf.iter_batches(columns=cols, batch_size=8192):
+            col = batch.column(0)
+            if col.null_count:
+                raise CodescaleError(f"{path}: column 'content' has null values")
+            n = batch.num_rows
+            sel_key = np.concatenate([sel_key, _sample_keys(batch, seed, lang)])
+            sizes = pc.binary_length(col).to_numpy(zero_copy_only=False).astype(np.int64)
+            sel_size = np.concatenate([sel_size, sizes])
+            sel_file = np.concatenate([sel_file, np.full(n, fi, np.int64)])
+            sel_row = np.concatenate([sel_row, np.arange(start, start + n, dtype=np.int64)])
+            order = np.lexsort((sel_row, sel_file, sel_key))
+            cut = int(np.searchsorted(np.cumsum(sel_size[order]), max_bytes, side="right")) + 1
+            keep = order[:cut]
+            sel_key, sel_size = sel_key[keep], sel_size[keep]
+            sel_file, sel_row = sel_file[keep], sel_row[keep]
+            start += n
+            n_docs += n
+    if n_docs == 0:
+        raise CodescaleError(
+            f"no documents for language {lang} in {', '.join(str(f) for f in files)}"
+        )
+    texts: list[str] = [""] * len(sel_key)
+    for fi, pf in enumerate(pfs):
+        mine = np.flatnonzero(sel_file == fi)
+        if len(mine) == 0:
+            continue
+        mine = mine[np.argsort(sel_row[mine])]
+        rows = sel_row[mine]
+        start = 0
+        for batch in pf.iter_batches(columns=["content"], batch_size=8192):
+            lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+            if hi > lo:
+                values = batch.column(0).take(pa.array(rows[lo:hi] - start)).to_pylist()
+                for k, text in zip(mine[lo:hi].tolist(), values, strict=True):
+                    texts[k] = text
+            start += batch.num_rows
+    cumulative = np.cumsum(sel_size)  # sel_* are in key order
     n_whole = int(np.searchsorted(cumulative, max_bytes, side="right"))
-    chosen = order[: n_whole + 1] if n_whole < order.size else order
-    rank = np.argsort(chosen, kind="stable")  # rows[k] is chosen[rank[k]]
-    rows = chosen[rank]
-    picked: list[str] = [""] * chosen.size
-    start = 0
-    for batch in pf.iter_batches(columns=["content"], batch_size=8192):
-        lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
-        if hi > lo:
-            values = batch.column(0).take(pa.array(rows[lo:hi] - start)).to_pylist()
-            for k, text in zip(range(lo, hi), values, strict=True):
-                picked[rank[k]] = text
-        start += batch.num_rows
-    texts = picked
     used = int(cumulative[n_whole - 1]) if n_whole else 0
-    if n_whole < order.size and used < max_bytes:
+    if n_whole < len(texts) and used < max_bytes:
         last = texts[-1].encode("utf-8")[: max_bytes - used].decode("utf-8", errors="ignore")
         texts[-1] = last
         if not last:
             texts.pop()
-    elif n_whole < order.size:
+    elif n_whole < len(texts):
         texts.pop()
     return texts
 
 
 def balanced_sample(
-    inputs: Mapping[str, str | os.PathLike[str]], max_bytes: int, seed: int
+    inputs: Mapping[str, str | os.PathLike[str] | Sequence[str | os.PathLike[str]]],
+    max_bytes: int,
+    seed: int,
 ) -> dict[str, list[str]]:
-    """`sample_language` for every language, in LANGUAGES order."""
+    """`sample_language` for every language (one parquet or a list of parts), LANGUAGES order."""
     if max_bytes <= 0:
         raise CodescaleError(f"--sample-bytes-per-language must be positive, got {max_bytes}")
     return {
@@ -260,8 +312,9 @@ def _check_trained(tok: Tokenizer, specials: list[str]) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def _parse_inputs(items: Sequence[str]) -> dict[str, Path]:
-    inputs: dict[str, Path] = {}
+def _parse_inputs(items: Sequence[str]) -> dict[str, list[Path]]:
+    """LANG=PATH items -> {lang: [paths]}: a language split into parts repeats LANG."""
+    inputs: dict[str, list[Path]] = {}
     for item in items:
         lang, sep, path = item.partition("=")
         if not sep or not path:
@@ -271,9 +324,9 @@ def _parse_inputs(items: Sequence[str]) -> dict[str, Path]:
                 f"--input {item!r}: unknown language {lang!r}; expected one of "
                 f"{', '.join(LANGUAGES)}"
             )
-        if lang in inputs:
-            raise CodescaleError(f"--input: language {lang} given twice")
-        inputs[lang] = Path(path)
+        if Path(path) in inputs.get(lang, []):
+            raise CodescaleError(f"--input: {item} given twice")
+        inputs.setdefault(lang, []).append(Path(path))
     if not inputs:
         raise CodescaleError("--input: at least one LANG=PATH.parquet is required")
     return inputs
@@ -307,7 +360,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="LANG=PATH",
-        help="a language's training parquet (column 'content'); repeat per language",
+        help="a language's training parquet (column 'content'); repeat per language and part",
     )
     parser.add_argument("--out", required=True, help="tokenizer.json to write")
     parser.add_argument("--vocab-size", type=int, default=4096, help="total ids incl. specials")
