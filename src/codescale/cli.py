@@ -13,7 +13,17 @@ from codescale.errors import CodescaleError
 # "module:name" means configure_name(parser) and run_name(args) (several stages in one module).
 COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("codescale.data.corpus", "build the per-language source-code corpus"),
+    "corpus-gather": ("codescale.data.corpus:gather", "the corpus's cap and stats from its parts"),
     "dedup": ("codescale.data.dedup", "exact + MinHash-LSH near-duplicate removal"),
+    "dedup-signatures": (
+        "codescale.data.dedup:signatures",
+        "per corpus part: exact hashes, MinHash signatures and LSH band keys",
+    ),
+    "dedup-cluster": (
+        "codescale.data.dedup:cluster",
+        "per language: duplicates from every part's band keys, greedy keep in rank order",
+    ),
+    "dedup-filter": ("codescale.data.dedup:filter", "per corpus part: write the kept documents"),
     "split": ("codescale.data.split", "train/validation/test split by repository, decontaminated"),
     "split-assign": ("codescale.data.split:assign", "assign repositories of all parts to splits"),
     "split-eval": ("codescale.data.split:eval", "validation and test rows of one part"),
@@ -41,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _entry(module: str, kind: str):
     """configure/run of a COMMANDS entry ("module" or "module:name")."""
     path, _, name = module.partition(":")
-    return getattr(importlib.import_module(path), f"{name}_{kind}" if name else kind)
+    return getattr(importlib.import_module(path), f"{kind}_{name}" if name else kind)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -756,14 +756,14 @@ def _add_fractions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the repository order")
 
 
-def assign_configure(parser: argparse.ArgumentParser) -> None:
+def configure_assign(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", nargs="+", required=True, help="deduplicated parts (parquet)")
     parser.add_argument("--lang", required=True, help="language (named in errors)")
     parser.add_argument("--out", required=True, help="repository table: repo, split, n_bytes")
     _add_fractions(parser)
 
 
-def assign_run(args: argparse.Namespace) -> None:
+def run_assign(args: argparse.Namespace) -> None:
     table = assign_parts(list(args.input), args.validation, args.test, args.seed, args.lang)
     write_parquet(table, args.out)
     counts = {s: table.column("split").to_pylist().count(s) for s in SPLITS}
@@ -771,20 +771,20 @@ def assign_run(args: argparse.Namespace) -> None:
              len(args.input), counts)  # fmt: skip
 
 
-def eval_configure(parser: argparse.ArgumentParser) -> None:
+def configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="one deduplicated part (parquet)")
     parser.add_argument("--repos", required=True, help="repository table of `split-assign`")
     parser.add_argument("--validation-out", required=True, help="validation rows (parquet)")
     parser.add_argument("--test-out", required=True, help="test rows (parquet)")
 
 
-def eval_run(args: argparse.Namespace) -> None:
+def run_eval(args: argparse.Namespace) -> None:
     out = {"validation": args.validation_out, "test": args.test_out}
     counts = split_eval_part(args.input, args.repos, out)
     log.info("%s: validation %d, test %d docs", args.input, counts["validation"], counts["test"])
 
 
-def index_configure(parser: argparse.ArgumentParser) -> None:
+def configure_index(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation", nargs="*", default=[], help="validation parts")
     parser.add_argument("--test", nargs="*", default=[], help="test parts")
     parser.add_argument(
@@ -795,7 +795,7 @@ def index_configure(parser: argparse.ArgumentParser) -> None:
     add_minhash_args(parser, seed=0)
 
 
-def index_run(args: argparse.Namespace) -> None:
+def run_index(args: argparse.Namespace) -> None:
     counts = build_index(
         {"validation": list(args.validation), "test": list(args.test)},
         list(args.decontaminate_against),
@@ -810,7 +810,7 @@ def index_run(args: argparse.Namespace) -> None:
     log.info("index %s: %s", args.out_dir, counts)
 
 
-def train_configure(parser: argparse.ArgumentParser) -> None:
+def configure_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="one deduplicated part (parquet)")
     parser.add_argument("--repos", required=True, help="repository table of `split-assign`")
     parser.add_argument("--index", required=True, help="directory of `split-index`")
@@ -824,7 +824,7 @@ def train_configure(parser: argparse.ArgumentParser) -> None:
     add_minhash_args(parser, seed=0)
 
 
-def train_run(args: argparse.Namespace) -> None:
+def run_train(args: argparse.Namespace) -> None:
     train, removed, stats = split_train_part(
         args.input,
         args.repos,
@@ -844,7 +844,7 @@ def train_run(args: argparse.Namespace) -> None:
              removed.num_rows)  # fmt: skip
 
 
-def stats_configure(parser: argparse.ArgumentParser) -> None:
+def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", required=True)
     parser.add_argument("--repos", required=True, help="repository table of `split-assign`")
     for s in SPLITS:
@@ -857,7 +857,7 @@ def stats_configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="stats.json to write")
 
 
-def stats_run(args: argparse.Namespace) -> None:
+def run_stats(args: argparse.Namespace) -> None:
     stats = gather_stats(
         args.lang,
         args.repos,

@@ -223,14 +223,14 @@ def gather_shards(
     return info
 
 
-def gather_configure(parser: argparse.ArgumentParser) -> None:
+def configure_gather(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parts", nargs="+", required=True, help="part shard prefixes, in order")
     parser.add_argument("--lang", required=True, choices=LANGUAGES)
     parser.add_argument("--split", required=True)
     parser.add_argument("--out-prefix", required=True, help="the split's shard prefix")
 
 
-def gather_run(args: argparse.Namespace) -> None:
+def run_gather(args: argparse.Namespace) -> None:
     info = gather_shards(list(args.parts), args.out_prefix, args.lang, args.split)
     log.info(
         "%s/%s: %d parts, %d documents, %d tokens -> %s",
