@@ -170,3 +170,58 @@ def test_assign_streams_bytes_per_repository(tmp_path: Path) -> None:
     want = {f"r{j}": sum(k + 1 for k in range(50) if k % 7 == j) for j in range(7)}
     assert {r["repo"]: r["n_bytes"] for r in table} == want
     assert sorted(r["split"] for r in table).count("train") >= 1
+
+
+def test_tokenizer_sample_is_the_same_for_one_and_many_parts(tmp_path: Path) -> None:
+    from codescale.data.tokenizer import sample_language
+
+    table = corpus(base_docs(n_repos=10, per_repo=5))
+    one = write_parts(table, 1, tmp_path / "one", 0)
+    many = write_parts(table, 4, tmp_path / "many", 3)
+    total = sum(table["n_bytes"].to_pylist())
+    for budget in (500, 7000, total // 2, 2 * total):
+        sample = sample_language(one, budget, seed=1, lang="go")
+        assert sample == sample_language(many, budget, seed=1, lang="go")
+        assert min(budget, total) - 3 <= sum(len(t.encode()) for t in sample) <= min(budget, total)
+    assert sample_language(one, 7000, 1, "go") != sample_language(one, 7000, 2, "go")
+
+
+def test_gathered_parts_equal_one_shard(tmp_path: Path, capsys) -> None:
+    from codescale.data.shards import Shard
+    from codescale.data.tokenize import tokenize_split
+    from codescale.data.tokenizer import load_tokenizer, train_tokenizer
+
+    table = corpus(base_docs(n_repos=6, per_repo=3))
+    tok_path = tmp_path / "tok.json"
+    train_tokenizer({"go": table["content"].to_pylist()}, 400).save(str(tok_path))
+    tok = load_tokenizer(tok_path)
+    whole = tmp_path / "whole.parquet"
+    pq.write_table(table, whole)
+    tokenize_split(tok, whole, "go", "train", tmp_path / "whole", tokenizer_sha256="x")
+    prefixes = []
+    for k, (lo, hi) in enumerate([(0, 7), (7, 7), (7, table.num_rows)]):  # an empty middle part
+        path = tmp_path / f"p{k}.parquet"
+        pq.write_table(table.slice(lo, hi - lo), path)
+        tokenize_split(tok, path, "go", "train", tmp_path / f"p{k}", tokenizer_sha256="x",
+                       allow_empty=True)  # fmt: skip
+        prefixes.append(str(tmp_path / f"p{k}"))
+    out = tmp_path / "gathered"
+    assert main(["tokenize-gather", "--parts", *prefixes, "--lang", "go", "--split", "train",
+                 "--out-prefix", str(out)]) == 0  # fmt: skip
+    a, b = Shard(tmp_path / "whole"), Shard(out)
+    assert np.array_equal(a.tokens, b.tokens) and np.array_equal(a.offsets, b.offsets)
+    assert (a.meta["n_docs"], a.meta["n_bytes"]) == (b.meta["n_docs"], b.meta["n_bytes"])
+    assert b.meta["parts"] == 3 and b.meta["tokenizer_sha256"] == "x"
+    docs = pq.read_table(f"{out}.docs.parquet")["doc_id"].to_pylist()
+    assert docs == table["doc_id"].to_pylist()
+    # every part empty: the split has no documents, named as tokenize names it
+    assert main(["tokenize-gather", "--parts", prefixes[1], "--lang", "go", "--split", "test",
+                 "--out-prefix", str(tmp_path / "empty")]) == 2  # fmt: skip
+    assert "no documents to tokenize for language go, split test" in capsys.readouterr().err
+    # a part of another tokenizer is refused, naming the part
+    tokenize_split(tok, tmp_path / "p0.parquet", "go", "train", tmp_path / "other",
+                   tokenizer_sha256="y")  # fmt: skip
+    assert main(["tokenize-gather", "--parts", prefixes[0], str(tmp_path / "other"), "--lang",
+                 "go", "--split", "train", "--out-prefix", str(out)]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "tokenizer_sha256" in err and "other" in err
