@@ -5,6 +5,7 @@ import os
 import shlex
 from pathlib import Path
 
+from codescale.data import corpus as cs_corpus
 from codescale.data import readers as cs_readers
 from codescale.data import registry as cs_registry
 
@@ -123,11 +124,36 @@ def corpus_inputs(wildcards):
         return corpus_paths()
 
 
-def corpus_settings():
-    """The corpus section as written (paths relative to the checkout), less the download cache:
-    what the corpus rule's params compare."""
+def _corpus_parts():
+    """Part name -> its input files (codescale.data.corpus.part_groups over the files the
+    corpus reads, in the readers' order, about `corpus.part_mb` MiB each); the registry: one
+    part. A missing path: one part declared with the paths as they are (see corpus_inputs)."""
+    if CORPUS["source"] == "registry":
+        return {"p00000": [registry_list()]}
+    items = [f"{k}={v}" for k, v in CORPUS["language_map"].items()]
+    try:
+        ext_map = {**cs_readers.EXTENSION_LANGUAGE, **cs_readers.parse_language_map(items)[0]}
+        files = cs_corpus.input_files(CORPUS["source"], corpus_paths(), LANGS, ext_map)
+        return cs_corpus.part_groups(files, CORPUS["part_mb"])
+    except CodescaleError:
+        return {"p00000": corpus_paths()}
+
+
+CORPUS_PART_FILES = _corpus_parts()
+CORPUS_PARTS = list(CORPUS_PART_FILES)
+
+
+def corpus_part_files(part):
+    """The input files of one corpus part, declared (names that are not UTF-8 left out: they
+    cannot go into Snakemake's lock file; the part reads them all the same)."""
+    return [f for f in CORPUS_PART_FILES[part] if cs_readers.shown(f) == f]
+
+
+def corpus_settings(*leave_out):
+    """The corpus section as written (paths relative to the checkout), less the keys named:
+    what a corpus rule's params compare."""
     return json.dumps(
-        {k: v for k, v in CORPUS.items() if k != "download_dir"}, sort_keys=True
+        {k: v for k, v in CORPUS.items() if k not in leave_out}, sort_keys=True
     )
 
 
@@ -309,5 +335,6 @@ def plan_config():
 # the same values.
 os.environ.update(
     CODESCALE_DOWNLOAD_DIR=CORPUS["download_dir"],
+    CODESCALE_PART_MB=str(CORPUS["part_mb"]),
     CODESCALE_PARALLEL_DIR=repo_path(PAR["path"]) if PAR["path"] else "",
 )
