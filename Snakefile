@@ -53,6 +53,9 @@ if workflow.is_main_process:  # the plan and its cost, before anything runs
         cs_plan.format_table(cs_plan.summarise(PLAN.values()), config["plan"]["card"]),
         file=sys.stderr,
     )
+    _saving = cs_plan.format_branch_saving(list(PLAN.values()), config["plan"]["card"])
+    if _saving:  # WSD branches (train.schedule: wsd): their cost against separate runs
+        print(_saving, file=sys.stderr)
     print(cs_plan.format_layout_table(list(PLAN.values())), file=sys.stderr)
 
 

@@ -25,6 +25,7 @@ from test_train import SEQ, _src, _train_args, corpus  # noqa: F401  (corpus: a 
 
 import codescale.train.run as train_run
 from codescale import cli, plan, study
+from codescale import config as cs_config
 from codescale.cli import main
 from codescale.io import write_json
 from codescale.train.hparams import decay_start, steps_for
@@ -48,8 +49,8 @@ def _plan(root: Path, train_prefix: str, name: str, tokens: int) -> str:
     return str(path)
 
 
-def _args(corpus: dict, mixture: str, out: Path, ckpt: Path, *extra: str) -> list[str]:
-    return _train_args({**corpus, "mixture": mixture}, out, ckpt, *WSD, *extra)
+def _args(data: dict, mixture: str, out: Path, ckpt: Path, *extra: str) -> list[str]:
+    return _train_args({**data, "mixture": mixture}, out, ckpt, *WSD, *extra)
 
 
 class Recorder(StepBatches):
@@ -159,7 +160,10 @@ def test_cooldown_from_the_branch_equals_an_uninterrupted_wsd_run(branches: dict
 
 
 def test_a_branch_of_another_trajectory_or_step_is_refused(
-    branches: dict, corpus: dict, tmp_path: Path, capsys  # noqa: F811
+    branches: dict,
+    corpus: dict,  # noqa: F811
+    tmp_path: Path,
+    capsys,
 ) -> None:
     d = BUDGETS[1]
     mix = _plan(tmp_path, corpus["train"], branches["names"][d], d)
@@ -175,3 +179,111 @@ def test_a_branch_of_another_trajectory_or_step_is_refused(
     cosine = [a if a != "wsd" else "cosine" for a in wrong]
     assert main([*cosine, "--init-from", str(branches["branch_dirs"][4096])]) == 2
     assert "need --schedule wsd" in capsys.readouterr().err
+
+
+# --- the plan and the workflow -------------------------------------------------------------------
+
+
+def _paper(schedule: str) -> dict:
+    cfg = cs_config.load(REPO / "config" / "paper.yaml")
+    cfg["train"]["schedule"] = schedule
+    return cfg
+
+
+def test_plan_trains_the_largest_branch_point_plus_every_cooldown() -> None:
+    """Paper grid, per-language study: per (language, size) (1 - f) max(D) + f sum(D) tokens
+    instead of sum(D) (0.8 x 64B + 0.2 x 126B = 76.4B of 126B: 61%), GPU-hours likewise; each
+    cooldown is a GPU job on its stable run's GPUs with the same global batch."""
+    cfg = _paper("wsd")
+    cfg["studies"] = {"per_language": cfg["studies"]["per_language"]}
+    runs = study.expand(cfg)
+    budgets = sorted(cfg["studies"]["per_language"]["tokens"])
+    cells = len(runs) // len(budgets)
+    rows = plan.plan_study(cfg, runs)
+    cosine = plan.plan_study({**cfg, "train": {**cfg["train"], "schedule": "cosine"}}, runs)
+    kinds = [r["kind"] for r in rows]
+    assert kinds.count("stable") == cells and kinds.count("cooldown") == len(runs)
+    assert {r["run"] for r in rows if r["kind"] == "cooldown"} == {r.name for r in runs}
+    trained = sum(r["trained_tokens"] for r in rows)
+    expected = cells * (0.8 * max(budgets) + 0.2 * sum(budgets))
+    assert trained == pytest.approx(expected, rel=1e-9)
+    separate = sum(r["tokens"] for r in cosine)
+    assert separate == cells * sum(budgets)
+    assert trained / separate == pytest.approx(76.4 / 126, rel=1e-9)
+    hours = sum(r["gpu_hours"] for r in rows) / sum(r["gpu_hours"] for r in cosine)
+    assert 0.55 < hours < 0.67  # the head and attention terms of the FLOPs are per token too
+    total = plan.summarise(rows)[-1]
+    assert total["runs"] == len(runs) and total["tokens"] == pytest.approx(trained)
+    assert total["jobs"] == sum(r["segments"] for r in rows)
+    stable_of = {r["run"]: r for r in rows if r["kind"] == "stable"}
+    for row in rows:
+        if row["kind"] != "cooldown":
+            continue
+        stable = stable_of[row["stable"]]
+        assert row["gpus"] == stable["gpus"] >= 1 and row["batch_size"] == stable["batch_size"]
+        assert row["strategy"] in ("ddp", "fsdp") and row["runtime"] < stable["runtime"]
+    saving = plan.format_branch_saving(rows, "H800")
+    assert re.search(r"\(61% of the tokens, 6\d% of the hours\)", saving), saving
+
+
+def test_plan_cli_prints_the_saving(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "paper-wsd.yaml"
+    path.write_text(yaml.safe_dump(_paper("wsd")))
+    assert cli.main(["plan", "--config", str(path), "--card", "H800"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("WSD branches:"))
+    # the whole paper config: per-language (6 budgets) and pairing (its own budgets) branch
+    assert re.search(r"\d+ stable runs \+ \d+ cooldowns", line)
+    ratio = int(re.search(r"\((\d+)% of the tokens", line).group(1))
+    assert 55 <= ratio <= 70
+    assert re.search(r"^0\.1B\s+6\.4e\+10\s+\d+\s+\d+.*\sstable$", out, re.M)
+    path.write_text(yaml.safe_dump(_paper("cosine")))
+    assert cli.main(["plan", "--config", str(path), "--card", "H800"]) == 0
+    assert "WSD branches" not in capsys.readouterr().out
+
+
+@pytest.mark.workflow
+def test_dry_run_has_stable_and_cooldown_jobs_under_the_same_run_names(tmp_path: Path) -> None:
+    """The smoke study with wsd (plus a GPU-sized model): one stable job per (cell, size) with
+    several budgets, every run still one train_run (its cooldown, reading its branch
+    checkpoint) and one evaluate_run under its usual name; the printed plan shows the saving;
+    the jobs' resources are their plan rows' (GPU jobs for the GPU size)."""
+    cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
+    cfg["train"]["schedule"] = "wsd"
+    cfg["studies"]["per_language"]["sizes"] = ["2K", "0.1B"]
+    cfg["slurm"] = {"gpus": True, "train_partition": "gpu", "cpu_partition": "cpu"}
+    path = tmp_path / "wsd.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path / "work", "-n", "--configfile", str(path), timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    runs = study.expand(cs_config.load(path))
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["train_stable_mono"] == 3 * 2  # languages x sizes
+    assert jobs["train_stable_pairing"] == 3  # formats x one size
+    assert jobs["train_run"] == jobs["evaluate_run"] == jobs["mixture"] == len(runs)
+    trained = set(re.findall(r"rule train_run:\n(?:\s+\w+:.*\n)*?\s+wildcards: run=(\S+)", out))
+    assert trained == {r.name for r in runs}
+    line = next(x for x in out.splitlines() if x.startswith("WSD branches:"))
+    assert "9 stable runs + 24 cooldowns" in line
+    # a cooldown reads its branch checkpoint and starts from it; the stable run writes it
+    job = _job(out, "train_run", "mono/python/0.1B_d16K")
+    assert "results/branches/mono/python/0.1B_d16K" in job["input"]
+    stable = _job(out, "train_stable_mono", "cell=python, size=0.1B")
+    assert "results/branches/mono/python/0.1B_d16K" in stable["output"]
+    for j in (job, stable):  # GPU jobs on the train partition, the plan's layout
+        assert "gpu=1" in j["resources"] and "slurm_partition=gpu" in j["resources"]
+    small = _job(out, "train_stable_mono", "cell=go, size=2K")
+    assert "gpu=0" in small["resources"] and "slurm_partition=cpu" in small["resources"]
+    assert "ancient" not in job["input"]
+
+
+def _job(out: str, rule: str, wildcards: str) -> dict[str, str]:
+    """The fields (input, output, resources, ...) of the dry-run job of `rule` whose wildcards
+    line contains `wildcards`."""
+    for block in re.split(r"\n(?=\s*rule \w+:)", out):
+        if re.match(rf"\s*rule {rule}:", block) and re.search(
+            rf"wildcards: .*{re.escape(wildcards)}(,|$)", block, re.M
+        ):
+            return dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))
+    raise AssertionError(f"no {rule} job with {wildcards} in the dry run")

@@ -12,6 +12,11 @@ Estimates, stated once:
   GPUs (FSDP) when one GPU cannot hold them, plus activations of one sequence per micro-batch
   (34 d bytes per token per layer with flash attention and no recomputation: Korthikanti et al.
   2022) and fp32 logits with their gradient (8 V bytes per token). 10% of the card is left free.
+- WSD branches (`train.schedule: wsd`, codescale.study.stables): a stable run trains (1 - f)
+  max(D) tokens and each run only its cooldown, f D (f = train.cooldown_fraction), instead of D:
+  (1 - f) max(D) + f sum(D) tokens per (cell, size) instead of sum(D). Rows say which they are
+  (`kind`: run, stable or cooldown; `trained_tokens`); a cooldown gets its stable run's GPUs, so
+  the global batch (which the ladder rounds to the GPU count) and the trajectory are the same.
 """
 
 from __future__ import annotations
@@ -183,8 +188,11 @@ def train_resources(
     plan: dict[str, Any] | None = None,
     batch_size: int | None = None,
     eval_tokens: int = 0,
+    gpus: int | None = None,
 ) -> dict[str, Any]:
     """Slurm resources and the parallel layout of one training run.
+
+    `gpus` fixes the GPU count (a WSD cooldown takes its stable run's) instead of searching it.
 
     GPUs: the fewest (powers of two up to a node, whole nodes beyond) whose memory holds the run
     under `memory_plan`, raised until the run fits `slurm['max_runtime_h']` or reaches
@@ -249,12 +257,13 @@ def train_resources(
 
     gpu_gb = float(s["gpu_memory_gb"])
     max_gpus, per_node = int(s["max_gpus"]), int(s["gpus_per_node"])
-    gpus, layout = 1, None
-    while gpus <= max_gpus:
+    fixed = gpus
+    gpus, layout = fixed or 1, None
+    while gpus <= max(max_gpus, fixed or 0):
         layout = memory_plan(
             size, vocab_size, seq_len, global_batch(size, seq_len, gpus, batch_size), gpus, gpu_gb
         )
-        if layout:
+        if layout or fixed:
             break
         gpus = _next_gpus(gpus, per_node)
     if layout is None:
@@ -264,7 +273,7 @@ def train_resources(
             " slurm.max_gpus, or lower train.seq_len)"
         )
     minutes_per_gpu = cost["gpu_hours"] * safety * 60.0
-    while gpus < max_gpus and minutes_per_gpu / gpus > max_min - overhead:
+    while not fixed and gpus < max_gpus and minutes_per_gpu / gpus > max_min - overhead:
         wider = _next_gpus(gpus, per_node)
         if wider > max_gpus:
             break
@@ -405,34 +414,110 @@ def plan_runs(
                 "N": presets.n_params(run.size),
                 "tokens": int(run.tokens),
                 **res,
+                "eval_tokens": scored,
             }
         )
     return rows
 
 
 def plan_study(config: dict[str, Any], runs: Iterable[RunLike]) -> list[dict[str, Any]]:
-    """`plan_runs` with everything else from a validated study config."""
-    return plan_runs(
-        runs,
+    """`plan_runs` with everything else from a validated study config; with WSD branches
+    (`plan_branches`) a stable row per (cell, size) and cooldown rows for its runs."""
+    from codescale import study
+
+    runs = list(runs)
+    args = (
         int(config["tokenizer"]["vocab_size"]),
         int(config["train"]["seq_len"]),
         config["slurm"],
         config["plan"],
-        batch_size=config["train"]["batch_size"],
-        eval_tokens=lambda study: eval_tokens(config, study),
     )
+    stables = study.stables(config, runs)  # type: ignore[arg-type]
+    rows = plan_runs(
+        runs,
+        *args,
+        batch_size=config["train"].get("batch_size"),
+        eval_tokens=lambda name: eval_tokens(config, name),
+    )
+    if not stables:
+        return rows
+    fraction = float(config["train"].get("cooldown_fraction", 0.2))
+    return plan_branches(rows, stables, fraction, *args, config["train"].get("batch_size"))
+
+
+def plan_branches(
+    rows: list[dict[str, Any]],
+    stables: Sequence[Any],
+    cooldown_fraction: float,
+    vocab_size: int,
+    seq_len: int,
+    slurm: dict[str, Any],
+    plan: dict[str, Any],
+    batch_size: int | None,
+) -> list[dict[str, Any]]:
+    """`plan_runs` rows with WSD branches: each stable run (codescale.study.Stable) planned for
+    (1 - f) of its largest budget, then each of its runs re-planned for its cooldown alone (f D
+    tokens, on the stable run's GPUs); the stable row goes before its runs."""
+    if not 0 < cooldown_fraction < 1:
+        raise CodescaleError(f"train.cooldown_fraction must be in (0, 1), got {cooldown_fraction}")
+    by_run = {row["run"]: row for row in rows}
+    branched = {name: st for st in stables for name in st.runs}
+    out: list[dict[str, Any]] = []
+    gpus_of: dict[str, int] = {}
+    for row in rows:
+        row.update(
+            kind="run", trained_tokens=row["tokens"], separate_gpu_hours=row["gpu_hours"],
+            stable=None,
+        )  # fmt: skip
+        st = branched.get(row["run"])
+        if st is None:
+            out.append(row)
+            continue
+        if st.name not in gpus_of:  # the stable run, planned once, before its first run
+            stable_tokens = round((1 - cooldown_fraction) * st.tokens)
+            res = train_resources(
+                st.size, stable_tokens, vocab_size, seq_len, slurm, plan, batch_size
+            )
+            out.append(
+                {
+                    "run": st.name,
+                    "study": st.study,
+                    "size": st.size,
+                    "N": presets.n_params(st.size),
+                    "tokens": st.tokens,
+                    **res,
+                    "eval_tokens": 0,
+                    "kind": "stable",
+                    "trained_tokens": stable_tokens,
+                    "separate_gpu_hours": 0.0,
+                    "stable": st.name,
+                }
+            )
+            gpus_of[st.name] = res["gpus"]
+        gpus = gpus_of[st.name]
+        cooldown = round(cooldown_fraction * row["tokens"])
+        scored = by_run[row["run"]]
+        res = train_resources(
+            row["size"], cooldown, vocab_size, seq_len, slurm, plan, batch_size,
+            scored["eval_tokens"], gpus=gpus or None,
+        )  # fmt: skip
+        out.append(
+            {**row, **res, "kind": "cooldown", "trained_tokens": cooldown, "stable": st.name}
+        )
+    return out
 
 
 def format_layout_table(rows: Sequence[dict[str, Any]]) -> str:
-    """One line per (size, D) of `plan_runs` rows (runs of one size and budget plan alike): GPUs,
-    nodes, strategy, global batch, micro-batch, accumulation, activation checkpointing, planned
-    GB per GPU, segments (jobs), minutes per job and resubmissions allowed."""
-    groups: dict[tuple[str, int], list[Any]] = {}
+    """One line per (size, D, job kind) of `plan_runs` rows (runs of one size and budget plan
+    alike): GPUs, nodes, strategy, global batch, micro-batch, accumulation, activation
+    checkpointing, planned GB per GPU, segments (jobs), minutes per job, resubmissions allowed
+    and the kind of job (run; with WSD branches stable, for D its largest budget, or cooldown)."""
+    groups: dict[tuple[str, int, str], list[Any]] = {}
     for row in rows:
-        groups.setdefault((row["size"], row["tokens"]), [0, row])[0] += 1
+        groups.setdefault((row["size"], row["tokens"], row.get("kind", "run")), [0, row])[0] += 1
     header = [
         "size", "D", "runs", "GPUs", "nodes", "strategy", "batch", "micro", "accum", "act.ckpt",
-        "GB/GPU", "segments", "min/job", "retries",
+        "GB/GPU", "segments", "min/job", "retries", "job",
     ]  # fmt: skip
     body = [
         [
@@ -450,9 +535,10 @@ def format_layout_table(rows: Sequence[dict[str, Any]]) -> str:
             str(r["segments"]),
             str(r["job_runtime"]),
             str(r["retries"]),
+            kind,
         ]
-        for (size, tokens), (n, r) in sorted(
-            groups.items(), key=lambda kv: (presets.n_params(kv[0][0]), kv[0][1])
+        for (size, tokens, kind), (n, r) in sorted(
+            groups.items(), key=lambda kv: (presets.n_params(kv[0][0]), kv[0][1], kv[0][2])
         )
     ]
     return _aligned(header, body)
@@ -475,19 +561,21 @@ def _aligned(header: list[str], body: list[list[str]], total: list[str] | None =
     return "\n".join([fmt(header), rule, *(fmt(line) for line in body), *end])
 
 
-_SUMMED = ("runs", "flops", "gpu_hours", "booked", "cpu_hours", "jobs")
+_SUMMED = ("runs", "tokens", "flops", "gpu_hours", "booked", "cpu_hours", "jobs")
 
 
 def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per study (in first-seen order) and a final "total" row of `plan_runs` rows: runs, FLOPs,
-    GPU-hours, booked GPU-hours, CPU-job hours, Slurm jobs (segments)."""
+    """Per study (in first-seen order) and a final "total" row of `plan_runs` rows: runs (stable
+    runs of WSD branches not counted), tokens trained, FLOPs, GPU-hours, booked GPU-hours,
+    CPU-job hours, Slurm jobs (segments, stable runs included)."""
     table: dict[str, dict[str, Any]] = {}
     for row in rows:
         agg = table.setdefault(
             row["study"],
             dict.fromkeys(_SUMMED, 0) | {"study": row["study"]},
         )
-        agg["runs"] += 1
+        agg["runs"] += row.get("kind", "run") != "stable"
+        agg["tokens"] += row.get("trained_tokens", row["tokens"])
         agg["flops"] += row["flops"]
         agg["gpu_hours"] += row["gpu_hours"]
         agg["booked"] += row["booked_gpu_hours"]
@@ -507,12 +595,15 @@ def format_table(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str:
     "booked GPU-h" is GPUs x job runtime (safety factor and overheads included) of GPU jobs;
     "CPU-job h" is the runtime of CPU-only jobs (tiny models, or slurm.gpus false).
     """
-    header = ["study", "runs", "jobs", "FLOPs", f"{card}-hours", "booked GPU-h", "CPU-job h"]
+    header = [
+        "study", "runs", "jobs", "tokens", "FLOPs", f"{card}-hours", "booked GPU-h", "CPU-job h"
+    ]  # fmt: skip
     body = [
         [
             str(r["study"]),
             str(r["runs"]),
             str(r["jobs"]),
+            f"{r['tokens']:.3e}",
             f"{r['flops']:.3e}",
             f"{r['gpu_hours']:,.1f}",
             f"{r['booked']:,.1f}",
@@ -521,6 +612,25 @@ def format_table(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str:
         for r in rows
     ]
     return _aligned(header, body[:-1], total=body[-1])
+
+
+def format_branch_saving(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str | None:
+    """One line: tokens and GPU-hours of the branched runs (stable runs + cooldowns) against the
+    same runs trained separately; None without WSD branches."""
+    branched = [r for r in rows if r.get("kind") in ("stable", "cooldown")]
+    if not branched:
+        return None
+    tokens = sum(r["trained_tokens"] for r in branched)
+    separate = sum(r["tokens"] for r in branched if r["kind"] == "cooldown")
+    hours = sum(r["gpu_hours"] for r in branched)
+    separate_hours = sum(r["separate_gpu_hours"] for r in branched)
+    stables = sum(r["kind"] == "stable" for r in branched)
+    return (
+        f"WSD branches: {stables} stable runs + {len(branched) - stables} cooldowns train"
+        f" {tokens:.4g} tokens and {hours:,.4g} {card}-hours, against {separate:.4g} tokens and"
+        f" {separate_hours:,.4g} {card}-hours as separate runs"
+        f" ({tokens / separate:.0%} of the tokens, {hours / separate_hours:.0%} of the hours)"
+    )
 
 
 def _check_rate(mfu: float, peak_tflops: float) -> None:
@@ -578,6 +688,9 @@ def run(args: argparse.Namespace) -> None:
     )
     rows = plan_study({**config, "plan": plan, "slurm": slurm}, runs)
     print(format_table(summarise(rows), card=str(plan["card"])))
+    saving = format_branch_saving(rows, card=str(plan["card"]))
+    if saving:
+        print(saving)
     print()
     print(format_layout_table(rows))
     if args.out:

@@ -2,12 +2,19 @@
 
 Run names are stable and readable (`mono/python/100K_d2M`), so a rerun with the same config maps
 onto the same artifacts, and a new point in a grid adds runs without renaming old ones.
+
+With `train.schedule: wsd` the runs of one (study, cell, size) that differ only in their budget
+share one stable run (`stables`, named `{study}/{cell}/{size}_stable`): it trains at the
+constant LR to the largest branch point and each run becomes a cooldown from its own branch
+point (codescale.train.hparams). The runs, their names and outputs stay the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from codescale.errors import CodescaleError
 
 STUDIES = ("mono", "synergy", "pairing", "allocation")
 PAIR_FORMATS = ("shuffled", "direct", "prompt")
@@ -131,6 +138,82 @@ def expand(config: dict[str, Any]) -> list[Run]:
                 )
             )
     return runs
+
+
+@dataclass(frozen=True)
+class Stable:
+    """The shared stable phase of the WSD runs of one (study, cell, size): `runs[k]` has budget
+    `budgets[k]` (ascending) and branches from this run at its branch step."""
+
+    name: str
+    study: str
+    cell: str
+    size: str
+    budgets: tuple[int, ...]
+    runs: tuple[str, ...]
+
+    @property
+    def tokens(self) -> int:
+        """The budget whose schedule the stable run follows (its mixture's D): the largest."""
+        return self.budgets[-1]
+
+    def warmup_tokens(self, warmup_fraction: float) -> int:
+        """One warmup for every branch: warmup_fraction of the smallest budget, in tokens."""
+        return round(warmup_fraction * self.budgets[0])
+
+
+STABLE_SUFFIX = "_stable"
+
+
+def stables(config: dict[str, Any], runs: list[Run]) -> list[Stable]:
+    """The stable runs of a study: none unless `train.schedule` is wsd; else one per (study,
+    cell, size) with two or more budgets (a single budget trains as one plain WSD run).
+
+    Runs grouped together must differ in nothing but name and budget (they do by construction
+    in `expand`; anything else would make their shared trajectory a lie, so it raises)."""
+    if config.get("train", {}).get("schedule", "cosine") != "wsd":
+        return []
+    groups: dict[tuple[str, str, str], list[Run]] = {}
+    for run in runs:
+        cell = run.name.split("/")[1]
+        groups.setdefault((run.study, cell, run.size), []).append(run)
+    out = []
+    for (family, cell, size), members in groups.items():
+        if len(members) < 2:
+            continue
+        members = sorted(members, key=lambda r: r.tokens)
+        shapes = {_shared_spec(r) for r in members}
+        budgets = tuple(r.tokens for r in members)
+        if len(shapes) != 1 or len(set(budgets)) != len(budgets):
+            raise CodescaleError(f"runs of {family}/{cell}/{size} differ in more than their budget")
+        out.append(
+            Stable(
+                f"{family}/{cell}/{size}{STABLE_SUFFIX}",
+                family,
+                cell,
+                size,
+                budgets,
+                tuple(r.name for r in members),
+            )
+        )
+    return out
+
+
+def _shared_spec(run: Run) -> str:
+    """A run's spec without its name and budget (what a stable run's members share)."""
+    d = run.to_dict()
+    d.pop("name")
+    d.pop("tokens")
+    return repr(sorted(d.items()))
+
+
+def branch_of(stable_runs: list[Stable]) -> dict[str, tuple[Stable, int]]:
+    """Run name -> (its stable run, its budget)."""
+    return {
+        name: (st, tokens)
+        for st in stable_runs
+        for name, tokens in zip(st.runs, st.budgets, strict=True)
+    }
 
 
 def by_name(runs: list[Run]) -> dict[str, Run]:

@@ -263,11 +263,16 @@ def mixture_args(wildcards):
 
 
 def train_args(wildcards):
+    return train_args_of(wildcards.run)
+
+
+def train_args_of(name):
+    """`codescale train` options of a run, or of a stable run (WSD branches: train.smk)."""
     return flags(
-        size=run_spec(wildcards.run).size,
+        size=STABLES[name].size if name in STABLES else run_spec(name).size,
         val=[f"{lang}={token_prefix(lang, 'validation')}" for lang in LANGS],
         seq_len=TRAIN["seq_len"],
-        batch_size=run_resources(wildcards.run)["batch_size"],  # the plan's global batch
+        batch_size=run_resources(name)["batch_size"],  # the plan's global batch
         lr=TRAIN["lr"],
         schedule=TRAIN["schedule"],
         warmup_fraction=TRAIN["warmup_fraction"],
@@ -275,6 +280,7 @@ def train_args(wildcards):
         doc_mask=TRAIN["doc_mask"],
         compile=TRAIN["compile"],
         max_val_tokens=TRAIN["max_val_tokens"],
+        **wsd_flags(name),
     )
 
 
@@ -321,7 +327,14 @@ def plan_config():
         "languages": LANGS,
         "studies": config["studies"],
         "tokenizer": {"vocab_size": TOK["vocab_size"]},
-        "train": {"seq_len": TRAIN["seq_len"]},
+        "train": {
+            "seq_len": TRAIN["seq_len"],
+            **(  # WSD branches change the plan (stable runs, cooldowns); cosine: as before
+                {"schedule": "wsd", "cooldown_fraction": TRAIN["cooldown_fraction"]}
+                if TRAIN["schedule"] == "wsd"
+                else {}
+            ),
+        },
         "plan": config["plan"],
         "slurm": {k: v for k, v in config["slurm"].items() if k not in SLURM_PLACEMENT},
     }

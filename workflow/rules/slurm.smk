@@ -30,7 +30,7 @@ DATA_SCALING = {
 @functools.cache
 def run_resources(name):
     """The plan of one training run (Snakefile's PLAN, codescale.plan) in its Slurm form."""
-    res = dict(PLAN[run_spec(name).name])
+    res = dict(PLAN[name] if name in PLAN else PLAN[run_spec(name).name])  # runs, stable runs
     multi = res["tasks"] > 1
     res["mpi"] = "srun" if multi else ""  # a key present, even empty: no jobstep srun wrapper
     res["slurm_tasks"] = 0 if multi else 1  # the plugin takes tasks or tasks_per_node, not both
@@ -97,7 +97,7 @@ def train_inputs(wildcards):
 def slurm_submissions():
     """(run jobs incl. segments, other jobs): an upper bound of the study's Slurm submissions.
 
-    Every run is one group job per segment; every other non-local rule is one job per value of
+    Every run (and WSD stable run) is one group job per segment; every other non-local rule is one job per value of
     its wildcards (languages, languages x splits, runs) or one job.
     """
     count = {
@@ -115,6 +115,7 @@ def slurm_submissions():
         per_run_jobs.get(rule.name, count[frozenset(rule.wildcard_names)])
         for rule in workflow.rules
         if rule._group != "run" and not rule.norun and rule.name not in workflow._localrules
+        and rule.name not in STABLE_RULES  # WSD stable runs: in PLAN, with the runs
     )
     return sum(row["segments"] for row in PLAN.values()), other
 
