@@ -119,3 +119,63 @@ def test_data_mixing_law_recovered_from_full_mixtures():
         assert fit["c"] == pytest.approx(c[i], abs=1e-4)
         got = np.array([fit["t"][g] for g in langs])
         np.testing.assert_allclose(got, t[i] - t[i, i], atol=1e-3)  # gauge t_ii = 0
+
+
+def dml_table(c, k, t, noise=0.0, n_random=6, seed=0):
+    """Mixtures of 3 languages (the 3 pure, 3 pairs, n_random Dirichlet) with DML losses."""
+    langs = ["python", "java", "go"]
+    rng = np.random.default_rng(seed)
+    mixtures = [np.eye(3)[i] for i in range(3)]
+    mixtures += [np.array(m) for m in ([0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5])]
+    mixtures += list(rng.dirichlet(np.ones(3), size=n_random))
+    rows = []
+    for n, r in enumerate(mixtures):
+        for i, lang in enumerate(langs):
+            loss = (c[i] + k[i] * np.exp(r @ t[i])) * np.exp(noise * rng.standard_normal())
+            rows.append({"run": f"allocation/m{n}", "study": "allocation", "N": 1e6, "D": 1e7,
+                         **{f"p_{g}": float(r[j]) for j, g in enumerate(langs)},
+                         "metric": "val_loss", "lang": lang, "value": float(loss)})  # fmt: skip
+    return tidy(rows), langs
+
+
+def test_data_mixing_law_is_an_engine_law_with_intervals_units_and_flags():
+    """1% noise, 26 mixtures, 8 noise draws: every parameter has a percentile bootstrap
+    interval, units and a converged status, and the 95% intervals hold the truth in >= 85% of
+    (draw, parameter) cases (measured: 0.93 over 10 draws). The transfer terms span e^-1.5..e^2.5:
+    with a span of e^-0.2..e^0.5 (the recovery test's truth) c trades against k along a flat
+    valley at 1% noise and the fit is flagged ("did not meet its tolerance") instead."""
+    c = np.array([0.4, 0.3, 0.2])
+    k = np.array([0.5, 0.6, 0.4])
+    t = np.array([[0.0, 1.5, 2.5], [2.0, 0.0, -1.5], [1.8, 1.2, 0.0]])
+    hits = []
+    for seed in range(8):
+        table, langs = dml_table(c, k, t, noise=0.01, n_random=20, seed=seed)
+        par = synergy.parametric(table, 1e6, 1e7, langs, n_bootstrap=100, seed=0)
+        assert par["huber_delta"] == 1e-3 and par["bootstrap"] == 100
+        assert "gauge" in par["units"]["t"]
+        for i, lang in enumerate(langs):
+            fit = par["targets"][lang]
+            assert fit["status"] == "converged" and fit["converged"] and fit["at_bounds"] == []
+            assert fit["n_points"] == 26 and 0.005 < fit["sigma_log"] < 0.02
+            assert fit["units"]["c"] == "nats/token"
+            truth = {"c": c[i], "k": k[i],
+                     **{f"t_{g}": t[i, j] for j, g in enumerate(langs) if j != i}}  # fmt: skip
+            assert set(fit["ci"]) == set(truth)
+            for name, value in truth.items():
+                lo, hi = fit["ci"][name]
+                assert lo < hi
+                hits.append(lo <= value <= hi)
+    assert np.mean(hits) >= 0.85, np.mean(hits)
+
+
+def test_data_mixing_law_with_no_constant_is_flagged_not_converged():
+    """A truth with c = 0: log c runs off towards its lower bound along a vanishing gradient (the
+    optimiser crawls, or stops at the bound): flagged, never "converged"."""
+    c = np.zeros(3)
+    k = np.array([0.5, 0.6, 0.4])
+    t = np.array([[0.0, 0.3, 0.8], [0.5, 0.0, -0.2], [0.6, 0.4, 0.0]])
+    table, langs = dml_table(c, k, t)
+    fit = synergy.parametric(table, 1e6, 1e7, langs, n_bootstrap=20)["targets"]["python"]
+    assert fit["converged"] is False and fit["status"].startswith("flagged: ")
+    assert fit["c"] < 0.01
+    assert fit["t"]["go"] == pytest.approx(0.8, abs=5e-3)  # the rest is still recovered

@@ -35,7 +35,8 @@ Check against Table 1: the law-implied synergy gain L_i(i+i) - L_i(i+j) at the s
     {"law", "units": {param: unit}, "languages": [...], "huber_delta", "bootstrap",
      "params": {lang: {"E", "A", "alpha", "B", "beta"}}, "ci": {lang: {param: [lo, hi]}},
      "tau": LxL (null: not identifiable; diagonal 1), "tau_ci": LxL of [lo, hi] or null,
-     "gamma": float or null, "gamma_ci": [lo, hi],
+     "gamma": float or null, "gamma_ci": [lo, hi] (bias-corrected), "gamma_bias": float or null,
+     "interval_method": str,
      "converged": bool, "blocks": {lang: {"n_points", "converged", "at_bounds", "status",
                                           "partners", "bootstrap_converged"}},
      "n_points": int, "r2_log": float or null,
@@ -79,6 +80,11 @@ EXP_BOUNDS = (0.005, 3.0)
 N_STARTS = 6
 BOOT_STARTS = 2  # per resample: the full-data optimum and the best grid point
 BOOT_ITER = 80  # resamples that are still crawling along a flat valley stop here, unconverged
+INTERVAL_METHOD = (
+    "95% parametric-bootstrap intervals: percentile intervals of the draws for E, A, alpha, B, "
+    "beta and tau_ij; for gamma (an average of many tau_ij, whose bias then dominates its "
+    "spread) the bias-corrected normal interval 2 gamma - mean(draws) +- 1.96 sd(draws)"
+)
 LOSS_DEFINITION = "mean over the languages with p_k > 0 of the run's val_loss on language k"
 
 
@@ -594,18 +600,56 @@ def analyse(
     return document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy)
 
 
+def intervals(law: TransferLaw, level: float = 0.95) -> dict:
+    """The reported intervals of a law from its joint bootstrap draws: {"ci": {lang: {param:
+    [lo, hi]}}, "tau_ci": LxL, "gamma", "gamma_ci", "gamma_bias"} (INTERVAL_METHOD; why gamma's
+    interval is bias-corrected: engine.bias_corrected_interval). codescale fit reports these and
+    the synthetic-truth coverage (synthetic.trials) scores exactly these.
+
+    gamma = mean of the identified off-diagonal tau_ij; its draws are the same mean per joint draw.
+    gamma_bias = mean(draws) - gamma, the bootstrap's estimate of the estimator's bias (tau_ij is
+    right-skewed where the synergy runs barely inform it).
+    """
+    langs = law.languages
+    ci, tau_ci = {}, []
+    cells = []
+    for i, li in enumerate(langs):
+        raw_s = law.samples[li]
+        ci[li] = {p: engine.percentile_interval(raw_s.get(p, []), level) for p in PARAMS}
+        row = []
+        for j, lj in enumerate(langs):
+            if i == j or law.tau[i][j] is None:
+                row.append(None)
+                continue
+            cells.append((li, lj, law.tau[i][j]))
+            row.append(engine.percentile_interval(raw_s.get(f"tau_{lj}", []), level))
+        tau_ci.append(row)
+    gamma = float(np.mean([t for _, _, t in cells])) if cells else None
+    sampled = all(f"tau_{b}" in law.samples[a] for a, b, _ in cells)
+    draws = (
+        np.mean([np.asarray(law.samples[a][f"tau_{b}"][: law.n_bootstrap]) for a, b, _ in cells],
+                axis=0)
+        if cells and sampled and law.n_bootstrap else np.array([])
+    )  # fmt: skip
+    finite = draws[np.isfinite(draws)] if draws.size else draws
+    return {
+        "ci": ci,
+        "tau_ci": tau_ci,
+        "gamma": gamma,
+        "gamma_ci": (engine.bias_corrected_interval(draws, gamma, level) if gamma is not None
+                     else [None, None]),
+        "gamma_bias": (float(finite.mean() - gamma) if gamma is not None and finite.size
+                       else None),
+    }  # fmt: skip
+
+
 def document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy) -> dict:
     langs = law.languages
-    ci, tau_ci, blocks, samples = {}, [], {}, {}
-    for i, li in enumerate(langs):
+    iv = intervals(law)
+    blocks, samples = {}, {}
+    for li in langs:
         bf = fits[li]
         raw_s = law.samples[li]
-        ci[li] = {p: engine.percentile_interval(raw_s.get(p, [])) for p in PARAMS}
-        tau_ci.append([
-            None if i == j or f"tau_{lj}" not in raw_s
-            else engine.percentile_interval(raw_s[f"tau_{lj}"])
-            for j, lj in enumerate(langs)
-        ])  # fmt: skip
         specs = bf.block.specs()
         flagged = [s.name for s, f in zip(specs, bf.full.at_bounds[0], strict=True) if f]
         conv = bool(bf.full.converged[0])
@@ -629,16 +673,6 @@ def document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy) -> d
             for j in bf.block.partners
             if f"tau_{j}" in raw_s
         }
-    off = [law.tau[i][j] for i in range(len(langs)) for j in range(len(langs))
-           if i != j and law.tau[i][j] is not None]  # fmt: skip
-    gamma = float(np.mean(off)) if off else None
-    gamma_s = []
-    for b in range(law.n_bootstrap):
-        _, t = law.sample(b)
-        vals = [t[i][j] for i in range(len(langs)) for j in range(len(langs))
-                if i != j and t[i][j] is not None]  # fmt: skip
-        if vals:
-            gamma_s.append(float(np.mean(vals)))
     points = []
     for r in runs:
         if sum(v > 0 for v in r["p"].values()) < 2:
@@ -664,12 +698,14 @@ def document(law, fits, errors, runs, skipped, delta, n_bootstrap, synergy) -> d
         "huber_delta": delta,
         "bootstrap": n_bootstrap,
         "params": law.params,
-        "ci": ci,
+        "ci": iv["ci"],
         "tau": law.tau,
-        "tau_ci": tau_ci,
-        "gamma": gamma,
-        "gamma_ci": engine.percentile_interval(gamma_s),
+        "tau_ci": iv["tau_ci"],
+        "gamma": iv["gamma"],
+        "gamma_ci": iv["gamma_ci"],
+        "gamma_bias": iv["gamma_bias"],
         "gamma_definition": "mean of the identified off-diagonal tau_ij (a summary, not fitted)",
+        "interval_method": INTERVAL_METHOD,
         "converged": all(b["converged"] for b in blocks.values()),
         "blocks": blocks,
         "errors": errors,

@@ -102,7 +102,7 @@ def fit_all(table, languages, n_bootstrap: int, seed: int, delta: float) -> dict
     }
     log.info("synergy matrix")
     try:
-        syn = synergy.analyse(table, langs)
+        syn = synergy.analyse(table, langs, n_bootstrap, seed, delta)
     except CodescaleError as err:
         syn = {"languages": langs, "error": str(err)}
     log.info("translation laws")

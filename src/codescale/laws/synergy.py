@@ -26,23 +26,32 @@ identifiable (c_i trades against k_i and every t_ij); the reason is recorded ins
      "convention": str,
      "baseline": {lang: loss or null},
      "loss": LxL, "gain": LxL, "relative_gain": LxL,  # rows target, cols aux; null = no run
-     "parametric": {"form": str, "gauge": "t_ii = 0",
-                    "targets": {lang: {"c", "k", "t": {lang: t_ij}, "n_points", "rmse",
-                                       "success", "message"}
+     "parametric": {"form": str, "gauge": "t_ii = 0", "units": {c, k, t}, "huber_delta",
+                    "bootstrap": int,
+                    "targets": {lang: {"c", "k", "t": {lang: t_ij}, "ci": {c, k, t_<lang>:
+                                       [lo, hi]}, "units", "n_points", "rmse", "sigma_log",
+                                       "converged", "status", "at_bounds",
+                                       "bootstrap_converged"}
                               or {"error": str, "identifiable": [param names], "n_points"}}}
                    or {"error": str}}
+
+The Data Mixing Law is a law of the engine (DataMixingLaw): the same Huber-on-log-residuals fit,
+multistart, parametric bootstrap (percentile intervals), units and honest convergence flag as
+the per-language and mixture laws.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import lmfit
 import numpy as np
 
 from codescale import LANGUAGES
 from codescale.errors import CodescaleError
-from codescale.laws.fitting import single_threaded_blas
+from codescale.laws import engine
+from codescale.laws.engine import ParamSpec
+from codescale.laws.fitting import DEFAULT_HUBER_DELTA
 
 CONVENTION = "gain = L(Li+Li) - L(Li+Lj) (> 0 helps); relative_gain = gain / L(Li+Li)"
 FORM = "L_i(r) = c_i + k_i * exp(sum_j t_ij r_j)"
@@ -167,6 +176,8 @@ def identifiable(R: np.ndarray, target: int) -> tuple[list[int], int]:
 
     A parameter is identifiable when its unit vector lies in the row space of the Jacobian at a
     generic parameter point (the null-space directions are the combinations the data cannot see).
+    The rank does not depend on the parameterisation (DataMixingLaw fits log c, log k: same rank
+    for c, k > 0).
     """
     L = R.shape[1]
     others = [j for j in range(L) if j != target]
@@ -183,7 +194,160 @@ def identifiable(R: np.ndarray, target: int) -> tuple[list[int], int]:
     return [p for p in range(n_par) if np.linalg.norm(null[:, p]) < 1e-6], rank
 
 
-def fit_target(R: np.ndarray, y: np.ndarray, target: int, languages: Sequence[str]) -> dict:
+T_BOUNDS = (-10.0, 10.0)  # t_ij: proportions are in [0, 1], so |t| = 10 is a factor e^10
+DML_UNITS = {
+    "c": "nats/token",
+    "k": "nats/token",
+    "t": "log-loss change per unit share of language j (gauge t_ii = 0)",
+}
+N_STARTS = 4
+
+
+@dataclass
+class DataMixingLaw:
+    """The Data Mixing Law of one target i as a law of the engine (codescale.laws.engine), in the
+    lmfit Model style: parameters with bounds and units (`specs`), a start grid (`grid`), a
+    vectorised prediction with its Jacobian (`model`), and the fit (`fit`).
+
+        log L_i(r) = logaddexp(log c, log k + sum_{j != i} t_ij r_j)      (= log(c + k e^{t.r}))
+
+    Fitted like every law of codescale: Huber (delta 1e-3) on log residuals, Levenberg-Marquardt
+    from the best grid starts, a parametric bootstrap with a multistart per draw, a parameter
+    within 1% of its bound width of a bound flagged (never "converged"). c and k are fitted on
+    the log scale (both positive: c is the loss at infinitely good mixing, k the reducible part);
+    a fit that wants c -> 0 ends at log c's lower bound and is flagged.
+    R: (n, L) mixture proportions (rows sum 1); y: (n,) losses on the target (nats/token).
+    """
+
+    R: np.ndarray
+    y: np.ndarray
+    target: int
+    languages: Sequence[str]
+
+    @property
+    def others(self) -> list[int]:
+        return [j for j in range(len(self.languages)) if j != self.target]
+
+    @property
+    def names(self) -> list[str]:
+        return ["c", "k", *(f"t_{self.languages[j]}" for j in self.others)]
+
+    def specs(self) -> list[ParamSpec]:
+        lo, hi = float(np.log(self.y.min())), float(np.log(self.y.max()))
+        return [
+            ParamSpec("c", lo - 10.0, lo, "log nats/token"),
+            ParamSpec("k", lo - 15.0, hi + 5.0, "log nats/token"),
+            *(ParamSpec(n, *T_BOUNDS, DML_UNITS["t"]) for n in self.names[2:]),
+        ]
+
+    def model(self, R: np.ndarray | None = None) -> engine.Model:
+        Q = (self.R if R is None else np.atleast_2d(R))[:, self.others]  # (n, J)
+
+        def f(theta: np.ndarray, jac: bool = True):
+            theta = np.atleast_2d(theta)
+            lc, lk = theta[:, :1], theta[:, 1:2]
+            u = lk + theta[:, 2:] @ Q.T  # (K, n)
+            val = np.logaddexp(lc, u)
+            if not jac:
+                return val, None
+            wc = np.exp(lc - val)
+            wk = np.exp(u - val)
+            out = np.empty((*val.shape, 2 + Q.shape[1]))
+            out[..., 0], out[..., 1] = wc, wk
+            out[..., 2:] = wk[:, :, None] * Q[None, :, :]
+            return val, out
+
+        return f
+
+    def grid(self) -> np.ndarray:
+        lo, span = float(self.y.min()), max(float(np.ptp(self.y)), 1e-3 * float(self.y.min()))
+        g = {
+            "c": np.log(lo * np.array([0.01, 0.3, 0.6, 0.9])),
+            "k": np.log(np.array([span, 0.3 * lo, lo])),
+            **{n: [-1.0, 0.0, 1.0] if len(self.others) <= 3 else [0.0] for n in self.names[2:]},
+        }
+        return engine.grid_points(g, self.names)
+
+    def raw(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Internal (K, P) -> c, k (nats/token) and t_j (K,)."""
+        theta = np.atleast_2d(theta)
+        out = {"c": np.exp(theta[:, 0]), "k": np.exp(theta[:, 1])}
+        for m, n in enumerate(self.names[2:]):
+            out[n] = theta[:, 2 + m]
+        return out
+
+    def fit(self, n_bootstrap: int, rng: np.random.Generator, delta: float) -> dict:
+        """Full-data multistart fit, parametric bootstrap, flags: the synergy.json entry."""
+        f = self.model()
+        logy = np.log(self.y)
+        ones = np.ones(logy.size)
+        specs = self.specs()
+        starts = engine.best_starts(f, logy, self.grid(), ones, delta, N_STARTS)
+        full = engine.multistart(f, logy, starts, specs, ones, delta)
+        theta = full.theta[0]
+        pred, _ = f(full.theta)
+        resid = pred[0] - logy
+        raw = {k: float(v[0]) for k, v in self.raw(full.theta).items()}
+        flagged = [sp.name for sp, b in zip(specs, full.at_bounds[0], strict=True) if b]
+        converged = bool(full.converged[0])
+        status = (
+            "converged"
+            if converged
+            else (
+                f"flagged: within 1% of a bound: {', '.join(flagged)}"
+                if flagged
+                else "flagged: optimiser did not meet its tolerance"
+            )
+        )
+        dof = logy.size - len(specs)
+        ci: dict[str, list] = {n: [None, None] for n in self.names}
+        sigma = None
+        boot_conv = None
+        if dof <= 0:
+            converged = False
+            status = (
+                f"flagged: {logy.size} points for {len(specs)} parameters: no residual degrees of "
+                "freedom, no intervals"
+            )
+        elif n_bootstrap > 0:
+            sigma = float(np.sqrt(np.sum(resid**2) / dof))
+            y_b = pred[0][None, :] + sigma * rng.standard_normal((n_bootstrap, logy.size))
+            b_starts = np.repeat(
+                np.concatenate([theta[None, :], starts[:1]])[None], n_bootstrap, axis=0
+            )
+            boot = engine.multistart(f, y_b, b_starts, specs, ones, delta, max_iter=80)
+            draws = self.raw(boot.theta)
+            ci = {n: engine.percentile_interval(draws[n]) for n in self.names}
+            boot_conv = float(np.mean(boot.converged))
+        langs = self.languages
+        return {
+            "c": raw["c"],
+            "k": raw["k"],
+            "t": {
+                lang: (0.0 if j == self.target else raw[f"t_{lang}"])
+                for j, lang in enumerate(langs)
+            },  # fmt: skip
+            "ci": ci,
+            "units": DML_UNITS,
+            "n_points": int(logy.size),
+            "rmse": float(np.sqrt(np.mean((np.exp(pred[0]) - self.y) ** 2))),
+            "sigma_log": sigma,
+            "converged": converged,
+            "status": status,
+            "at_bounds": flagged,
+            "bootstrap_converged": boot_conv,
+        }
+
+
+def fit_target(
+    R: np.ndarray,
+    y: np.ndarray,
+    target: int,
+    languages: Sequence[str],
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    delta: float = DEFAULT_HUBER_DELTA,
+) -> dict:
     """Fit the Data Mixing Law for one target, or say why it cannot be fitted (never raises)."""
     ok = np.isfinite(y)
     R, y = R[ok], y[ok]
@@ -191,6 +355,8 @@ def fit_target(R: np.ndarray, y: np.ndarray, target: int, languages: Sequence[st
     names = ["c", "k", *(f"t_{languages[j]}" for j in others)]
     if len(y) == 0:
         return {"error": "no runs evaluated on this language", "identifiable": [], "n_points": 0}
+    if np.any(y <= 0):
+        return {"error": "a non-positive loss", "identifiable": [], "n_points": int(len(y))}
     # distinct mixtures only count once for identifiability
     uniq = np.unique(np.round(R, 12), axis=0)
     idx, rank = identifiable(uniq, target)
@@ -203,46 +369,19 @@ def fit_target(R: np.ndarray, y: np.ndarray, target: int, languages: Sequence[st
             "identifiable": [names[i] for i in idx],
             "n_points": int(len(y)),
         }
-
-    def residual(params: lmfit.Parameters) -> np.ndarray:
-        t = np.zeros(len(languages))
-        for j in others:
-            t[j] = params[f"t_{languages[j]}"].value
-        return _dml(R, params["c"].value, params["k"].value, t) - y
-
-    best = None
-    lo = float(y.min())
-    span = max(float(np.ptp(y)), 1e-3 * lo)
-    for frac in (0.0, 0.5, 0.9):
-        params = lmfit.Parameters()
-        params.add("c", value=frac * lo, min=-10 * abs(lo) - 1, max=lo)
-        params.add("k", value=max(float(y.mean()) - frac * lo, span), min=1e-9, max=1e3)
-        for j in others:
-            params.add(f"t_{languages[j]}", value=0.0, min=-30, max=30)
-        with single_threaded_blas():
-            res = lmfit.minimize(residual, params, method="leastsq", calc_covar=False)
-        cost = float(np.sum(res.residual**2))
-        if np.isfinite(cost) and (best is None or cost < best[0]):
-            best = (cost, res)
-    if best is None:
-        return {"error": "no start converged", "identifiable": names, "n_points": int(len(y))}
-    cost, res = best
-    p = res.params
-    return {
-        "c": float(p["c"].value),
-        "k": float(p["k"].value),
-        "t": {
-            lang: (0.0 if j == target else float(p[f"t_{lang}"].value))
-            for j, lang in enumerate(languages)
-        },
-        "n_points": int(len(y)),
-        "rmse": float(np.sqrt(cost / len(y))),
-        "success": bool(res.success),
-        "message": str(res.message),
-    }
+    law = DataMixingLaw(R, y, target, list(languages))
+    return law.fit(n_bootstrap, np.random.default_rng([seed, target]), delta)
 
 
-def parametric(table, N: float, D: float, languages: Sequence[str]) -> dict:
+def parametric(
+    table,
+    N: float,
+    D: float,
+    languages: Sequence[str],
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    delta: float = DEFAULT_HUBER_DELTA,
+) -> dict:
     """The Data Mixing Law per target from every mixture at (N, D); reasons where not fittable."""
     try:
         R, losses = mixture_rows(table, N, D, languages)
@@ -250,12 +389,24 @@ def parametric(table, N: float, D: float, languages: Sequence[str]) -> dict:
         return {"error": str(err)}
     if len(R) == 0:
         return {"error": f"no synergy/allocation runs with proportions at N={N:g}, D={D:g}"}
-    targets = {lang: fit_target(R, losses[lang], i, languages) for i, lang in enumerate(languages)}
-    return {"form": FORM, "gauge": "t_ii = 0", "targets": targets}
+    targets = {
+        lang: fit_target(R, losses[lang], i, languages, n_bootstrap, seed, delta)
+        for i, lang in enumerate(languages)
+    }
+    return {"form": FORM, "gauge": "t_ii = 0", "units": DML_UNITS, "huber_delta": delta,
+            "bootstrap": n_bootstrap, "targets": targets}  # fmt: skip
 
 
-def analyse(table, languages: Sequence[str] | None = None) -> dict:
+def analyse(
+    table,
+    languages: Sequence[str] | None = None,
+    n_bootstrap: int = 0,
+    seed: int = 0,
+    delta: float = DEFAULT_HUBER_DELTA,
+) -> dict:
     """synergy.json content; raises CodescaleError only when there are no synergy runs at all."""
     out = synergy_matrix(table, languages)
-    out["parametric"] = parametric(table, out["N"], out["D"], out["languages"])
+    out["parametric"] = parametric(
+        table, out["N"], out["D"], out["languages"], n_bootstrap, seed, delta
+    )
     return out
