@@ -11,6 +11,8 @@ rule split_assign:
         f"{RESULTS}/split/{{lang}}/repos.parquet",
     log:
         "logs/split/{lang}/assign.log",
+    benchmark:
+        "logs/bench/split_assign/{lang}.tsv"
     params:
         args=lambda wildcards: flags(
             validation=config["split"]["validation"],
@@ -32,6 +34,8 @@ rule split_eval:
         test=f"{RESULTS}/split/{{lang}}/test/{{part}}.parquet",
     log:
         "logs/split/{lang}/eval/{part}.log",
+    benchmark:
+        "logs/bench/split_eval/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     shell:
@@ -52,6 +56,8 @@ rule split_index:
         refs=f"{RESULTS}/split/{{lang}}/index/refs.parquet",
     log:
         "logs/split/{lang}/index.log",
+    benchmark:
+        "logs/bench/split_index/{lang}.tsv"
     params:
         out=lambda wildcards, output: os.path.dirname(output.docs),
         args=lambda wildcards: flags(
@@ -81,6 +87,8 @@ rule split_train:
         stats=f"{RESULTS}/split/{{lang}}/parts/{{part}}.json",
     log:
         "logs/split/{lang}/train/{part}.log",
+    benchmark:
+        "logs/bench/split_train/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     params:
@@ -112,6 +120,8 @@ rule split_language:
         stats=f"{RESULTS}/split/{{lang}}/stats.json",
     log:
         "logs/split/{lang}/stats.log",
+    benchmark:
+        "logs/bench/split_language/{lang}.tsv"
     params:
         args=lambda wildcards: flags(
             validation_fraction=config["split"]["validation"],

@@ -9,6 +9,8 @@ rule tokenizer:
         TOKENIZER,
     log:
         "logs/tokenizer.log",
+    benchmark:
+        "logs/bench/tokenizer/all.tsv"
     params:
         # `lambda wildcards` only: Snakemake leaves params of `input`/`output` out of its check.
         args=lambda wildcards: flags(
@@ -33,6 +35,8 @@ rule tokenize_part:
         [f"{RESULTS}/tokens/{{lang}}/{{split}}/{{part}}{ext}" for ext in SHARD_FILES],
     log:
         "logs/tokenize/{lang}/{split}/{part}.log",
+    benchmark:
+        "logs/bench/tokenize_part/{lang}/{split}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     params:
@@ -53,6 +57,8 @@ rule tokenize_shard:
         shard("{lang}", "{split}"),
     log:
         "logs/tokenize/{lang}/{split}.log",
+    benchmark:
+        "logs/bench/tokenize_shard/{lang}/{split}.tsv"
     params:
         parts=lambda wildcards: [
             token_part_prefix(wildcards.lang, wildcards.split, p) for p in split_parts()
