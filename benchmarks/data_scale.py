@@ -7,11 +7,12 @@ keeps every per-part job's peak RSS flat across sizes (ratio 16x/1x about 1) whi
 of the per-part rules grows linearly (about 16); per-language gathers grow only with their small
 per-document records.
 
-Corpus: a unit of Python files from the running Python's standard library (files of 0.5-64 KB, sorted,
-about --unit-mb), copied `scale` times; copy c > 0 renames every identifier (`name_c`), so each
-copy is new code; in every copy 1 file in 10 also appears as an exact duplicate and 1 in 10 as a
-near duplicate (one line changed) in another repository, so dedup removes the same share at every
-size. 8 files per repository. One language (python) keeps the 16x run at a few minutes on 2 CPUs.
+Corpus: a unit of Python files from the running Python's standard library (0.5-64 KB each,
+sorted, about --unit-mb), copied `scale` times; copy c > 0 renames every identifier (`name_c`),
+so each copy is new code; in every copy 1 file in 10 also appears as an exact duplicate and 1 in
+10 as a near duplicate (one line changed) in another repository, so dedup removes the same share
+at every size. 8 files per repository. One language (python) keeps the 16x run at a few minutes
+on 2 CPUs.
 
     OMP_NUM_THREADS=1 nice python benchmarks/data_scale.py [--unit-mb 1] [--part-mb 1]
         [--scales 1 4 16] [--workdir /tmp/data-scale] [--json out.json]
