@@ -225,3 +225,58 @@ def test_gathered_parts_equal_one_shard(tmp_path: Path, capsys) -> None:
                  "go", "--split", "train", "--out-prefix", str(out)]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "tokenizer_sha256" in err and "other" in err
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_snakemake_one_part_and_many_parts_give_the_same_split_and_tokenizer(
+    tmp_path: Path,
+) -> None:
+    """End to end: the smoke corpus's Python files (plus planted duplicates) through
+    `snakemake tokenizer` as 1 part and with corpus.part_mb small enough for several parts
+    (the token shards' gather is tested above, without Snakemake: 3 jobs per part)."""
+    import shutil
+
+    import yaml
+    from conftest import REPO, snakemake
+
+    corpus_dir = tmp_path / "corpus"
+    for src in sorted((REPO / "tests/data/corpus").glob("py-*")):
+        shutil.copytree(src, corpus_dir / src.name)
+    json_file = sorted((corpus_dir / "py-json").rglob("*.py"))[0]
+    text = json_file.read_text()
+    (corpus_dir / "py-xml/copied_json.py").write_text(text)  # an exact duplicate
+    (corpus_dir / "py-ctypes/near_json.py").write_text(text.replace("\n", "\n# near\n", 1))
+    out = {}
+    for name, part_mb in (("one", 100.0), ("many", 0.025)):
+        cfg = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
+        cfg["languages"] = ["python"]
+        cfg["corpus"].update(paths=[str(corpus_dir)], part_mb=part_mb)
+        cfg.pop("execute")
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        wd = tmp_path / name
+        wd.mkdir()
+        proc = snakemake(wd, "-c2", "--configfile", str(path), targets=("tokenizer",))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        res = wd / "results"
+        parts = sorted(p.stem for p in (res / "split/python/train").glob("*.parquet"))
+        docs = {
+            s: sorted(
+                d
+                for p in (res / f"split/python/{s}").glob("*.parquet")
+                for d in pq.read_table(p)["doc_id"].to_pylist()
+            )
+            for s in SPLITS
+        }
+        stats = read_json(res / "split/python/stats.json")
+        tokenizer = (res / "tokenizer/tokenizer.json").read_text()
+        out[name] = (parts, docs, stats, tokenizer)
+    (p1, d1, s1, k1), (p8, d8, s8, k8) = out["one"], out["many"]
+    assert len(p1) == 1 and len(p8) >= 3, (p1, p8)
+    assert d1 == d8 and all(d1.values())
+    assert s1["splits"] == s8["splits"] and s1["decontamination"] == s8["decontamination"]
+    assert (s1["parts"], s8["parts"]) == (1, len(p8))
+    assert k1 == k8  # the same tokenizer: the same sample from 1 part and from several
+    kept = {d.split("#")[0] for ds in d1.values() for d in ds}
+    assert sum("copied_json" in d or "near_json" in d or json_file.name in d for d in kept) == 1
