@@ -14,6 +14,8 @@ rule corpus_part:
         manifest=f"{RESULTS}/corpus/{{part}}/manifest.json",
     log:
         "logs/corpus/{part}.log",
+    benchmark:
+        "logs/bench/corpus_part/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     params:
@@ -57,6 +59,8 @@ rule corpus:
         selection=f"{RESULTS}/corpus/selection.json",
     log:
         "logs/corpus.log",
+    benchmark:
+        "logs/bench/corpus/all.tsv"
     params:
         parts=lambda wildcards, input: [os.path.dirname(f) for f in input.stats],
         args=lambda wildcards: flags(

@@ -21,6 +21,8 @@ rule dedup_signatures:
         f"{RESULTS}/dedup/{{lang}}/{{part}}.sig.parquet",
     log:
         "logs/dedup/{lang}/{part}.sig.log",
+    benchmark:
+        "logs/bench/dedup_signatures/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     params:
@@ -42,6 +44,8 @@ rule dedup_language:
         stats=f"{RESULTS}/dedup/{{lang}}.stats.json",
     log:
         "logs/dedup/{lang}.log",
+    benchmark:
+        "logs/bench/dedup_language/{lang}.tsv"
     params:
         args=lambda wildcards: dedup_args(),
     shell:
@@ -60,6 +64,8 @@ rule dedup_part:
         removed=f"{RESULTS}/dedup/{{lang}}/{{part}}.removed.parquet",
     log:
         "logs/dedup/{lang}/{part}.log",
+    benchmark:
+        "logs/bench/dedup_part/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
     shell:
