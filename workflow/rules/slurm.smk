@@ -25,6 +25,9 @@ DATA_SCALING = {
     "tokenize_part": (1000, 2.0, 200.0),
     "tokenize_shard": (1000, 0.0, 2000.0),
 }
+# Rules whose jobs are sized by one named input, not by all they declare: a split_train job
+# reads its own part whole but only the candidate rows of the evaluation parts it declares.
+DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs"}
 
 
 @functools.cache
@@ -77,12 +80,20 @@ def data_resources(name):
     if name not in DATA_SCALING:
         return {}
     base, per_mb, mb_per_min = DATA_SCALING[name]
+    sized_by = DATA_SIZED_BY.get(name)
+
+    def size_mb(input):
+        if sized_by is None:
+            return input.size_mb
+        path = getattr(input, sized_by)
+        return os.path.getsize(path) / 2**20 if os.path.exists(path) else 0.0
+
     return dict(
         mem_mb=lambda wildcards, input, attempt: int(
-            (base + per_mb * input.size_mb) * (1 + 0.5 * (attempt - 1))
+            (base + per_mb * size_mb(input)) * (1 + 0.5 * (attempt - 1))
         ),
         runtime=lambda wildcards, input, attempt: min(
-            int((10 + input.size_mb / mb_per_min) * (1 + 0.5 * (attempt - 1))),
+            int((10 + size_mb(input) / mb_per_min) * (1 + 0.5 * (attempt - 1))),
             int(SLURM["max_runtime_h"] * 60),  # the partition's limit, at any attempt
         ),
     )

@@ -50,8 +50,11 @@ rule tokenize_part:
 rule tokenize_shard:
     """The token shard of one language and split: its parts' shards concatenated, streamed."""
     input:
+        # every file of every part shard: the job's time is the copy of their tokens
         lambda wildcards: [
-            f"{token_part_prefix(wildcards.lang, wildcards.split, p)}.json" for p in split_parts()
+            f"{token_part_prefix(wildcards.lang, wildcards.split, p)}{ext}"
+            for p in split_parts()
+            for ext in SHARD_FILES
         ],
     output:
         shard("{lang}", "{split}"),
