@@ -98,6 +98,10 @@ if workflow.is_main_process:
         f" included) + at most {_other_jobs} other jobs",
         file=sys.stderr,
     )
+    try:  # the data half: jobs, memory and hours per data rule (codescale.plan.data_plan)
+        print(cs_plan.data_plan_text(config, DATA_SCALING, corpus_input_mb()), file=sys.stderr)
+    except CodescaleError as err:
+        print(f"no data plan: {err}", file=sys.stderr)
 
 
 rule all:

@@ -18,6 +18,7 @@ from test_split import base_docs, corpus, program
 
 from codescale.cli import main
 from codescale.data.split import SPLITS, split_table
+from codescale.errors import CodescaleError
 from codescale.io import read_json
 
 FRACTIONS = ("--validation", "0.1", "--test", "0.1", "--seed", "0")
@@ -280,3 +281,31 @@ def test_snakemake_one_part_and_many_parts_give_the_same_split_and_tokenizer(
     assert k1 == k8  # the same tokenizer: the same sample from 1 part and from several
     kept = {d.split("#")[0] for ds in d1.values() for d in ds}
     assert sum("copied_json" in d or "near_json" in d or json_file.name in d for d in kept) == 1
+
+
+def test_data_plan_counts_jobs_and_books_by_part() -> None:
+    from codescale.plan import data_plan, data_plan_text, workflow_data_scaling
+
+    config = {
+        "languages": ["python", "go"],
+        "corpus": {"cap_bytes_per_language": 8 * 2**30, "part_mb": 1024},
+        "split": {"validation": 0.05, "test": 0.05},
+        "slurm": {"max_runtime_h": 48},
+    }
+    scaling = {"split_train": (2000, 7.0, 300.0), "tokenize_part": (1000, 2.0, 200.0)}
+    rows = {r["rule"]: r for r in data_plan(config, scaling)}  # input = cap x 2 = 16 GiB
+    assert set(rows) == {"split_train", "tokenize_part"}
+    assert rows["split_train"]["jobs"] == 2 * 16 and rows["tokenize_part"]["jobs"] == 3 * 2 * 16
+    assert rows["split_train"]["input_mb"] == 1024  # one part of one language
+    assert rows["split_train"]["mem_gb"] == pytest.approx((2000 + 7.0 * 1024) / 1000)
+    assert rows["split_train"]["hours"] == pytest.approx((10 + 1024 / 300) / 60)
+    # the whole language (8 GiB) at 300 MiB/min, plus 0.1 min to start each of 32 jobs
+    assert rows["split_train"]["cpu_hours"] == pytest.approx((16 * 1024 / 300 + 3.2) / 60)
+    # a 4x larger input: 4x the jobs, the same memory per job
+    big = {r["rule"]: r for r in data_plan(config, scaling, input_mb=64 * 1024)}
+    assert big["split_train"]["jobs"] == 4 * rows["split_train"]["jobs"]
+    assert big["split_train"]["mem_gb"] == rows["split_train"]["mem_gb"]
+    text = data_plan_text(config, workflow_data_scaling())
+    assert "split_train" in text and "tokenize_shard" in text and "16 parts" in text
+    with pytest.raises(CodescaleError, match="cap_bytes_per_language or give --corpus-gb"):
+        data_plan({**config, "corpus": {}}, scaling)

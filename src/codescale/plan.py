@@ -652,6 +652,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--card", help=f"card name for the peak and memory ({', '.join(CARDS)}; default: plan.card)"
     )
+    parser.add_argument(
+        "--corpus-gb",
+        type=float,
+        help="corpus input GiB for the data plan (default: cap_bytes_per_language x languages)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -693,9 +698,182 @@ def run(args: argparse.Namespace) -> None:
         print(saving)
     print()
     print(format_layout_table(rows))
+    print()
+    corpus_mb = None if args.corpus_gb is None else args.corpus_gb * 1024
+    print(data_plan_text(config, input_mb=corpus_mb))
     if args.out:
         with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
         print(f"wrote {len(rows)} runs to {args.out}")
+
+
+# --------------------------------------------------------------------------- the data half
+
+# How each data rule's jobs scale (workflow/rules/{corpus,dedup,split,tokenizer}.smk): how many
+# jobs it runs, the input its largest job is sized by and the input of all its jobs together,
+# from the corpus input T (MiB), the kept corpus K = min(T, cap x languages), L languages,
+# P = ceil(T / corpus.part_mb) parts and the evaluation share e = split.validation + split.test.
+# A (language, part) job holds at most one part's worth of one language: min(T / P, K / L).
+# Memory and time of the largest job follow the rule's DATA_SCALING coefficients exactly as its
+# Slurm resources do (workflow/rules/slurm.smk: base MB + MB per input MiB, 10 min + input /
+# MiB per minute); CPU-hours are the total input at that rate plus a start per job.
+SIGNATURE_BYTES_PER_BYTE = 0.1  # dedup signature records (band keys, hashes) per text byte
+TOKEN_BYTES_PER_BYTE = 0.6  # a shard's token bytes per text byte (uint16, ~3.3 bytes a token)
+DATA_JOB_START_MIN = 0.1  # a data job's Python start (imports, reading its inputs' metadata)
+
+
+def _part(v: dict[str, float]) -> float:
+    return min(v["T"] / v["P"], v["lang"])
+
+
+DATA_JOBS: dict[str, tuple[str, Callable[[dict[str, float]], float], Callable[..., float]]] = {
+    "corpus_part": ("P", lambda v: v["T"] / v["P"], lambda v: v["T"]),
+    "corpus": ("1", lambda v: v["K"], lambda v: v["K"]),
+    "dedup_signatures": ("L*P", _part, lambda v: v["K"]),
+    "dedup_language": (
+        "L",
+        lambda v: SIGNATURE_BYTES_PER_BYTE * v["lang"],
+        lambda v: SIGNATURE_BYTES_PER_BYTE * v["K"],
+    ),
+    "dedup_part": ("L*P", _part, lambda v: v["K"]),
+    "split_assign": ("L", lambda v: v["lang"], lambda v: v["K"]),
+    "split_eval": ("L*P", _part, lambda v: v["K"]),
+    "split_index": ("L", lambda v: v["e"] * v["lang"], lambda v: v["e"] * v["K"]),
+    "split_train": ("L*P", _part, lambda v: v["K"]),
+    "split_language": ("L", lambda v: v["lang"], lambda v: v["K"]),
+    "tokenizer": ("1", lambda v: (1 - v["e"]) * v["K"], lambda v: (1 - v["e"]) * v["K"]),
+    "tokenize_part": ("3*L*P", lambda v: (1 - v["e"]) * _part(v), lambda v: v["K"]),
+    "tokenize_shard": (
+        "3*L",
+        lambda v: TOKEN_BYTES_PER_BYTE * (1 - v["e"]) * v["lang"],
+        lambda v: TOKEN_BYTES_PER_BYTE * v["K"],
+    ),
+}
+
+
+def workflow_data_scaling() -> dict[str, tuple[float, float, float]]:
+    """DATA_SCALING as workflow/rules/slurm.smk writes it (the one place it is written), read
+    from the checkout this package is installed from; {} where there is none."""
+    import ast
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "slurm.smk"
+    if not path.is_file():
+        return {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "DATA_SCALING" for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def data_plan(
+    config: dict[str, Any],
+    scaling: dict[str, tuple[float, float, float]],
+    input_mb: float | None = None,
+) -> list[dict[str, Any]]:
+    """One row per data rule: jobs, input MiB, memory GB and booked hours of its largest job, and
+    the CPU-hours of all its jobs.
+
+    input_mb: the corpus input; None = the cap x languages (the corpus the cap keeps, a lower
+    bound of a Stack-v2-style input). An error if neither is known.
+    """
+    corpus = config.get("corpus", {})
+    langs = len(config["languages"])
+    cap = corpus.get("cap_bytes_per_language")
+    if input_mb is None:
+        if not cap:
+            raise CodescaleError(
+                "the data plan needs the corpus size: set corpus.cap_bytes_per_language or "
+                "give --corpus-gb"
+            )
+        input_mb = cap * langs / 2**20
+    if input_mb <= 0:
+        raise CodescaleError(f"corpus input must be positive, got {input_mb} MiB")
+    part_mb = float(corpus.get("part_mb") or 2048)
+    parts = max(1, math.ceil(input_mb / part_mb))
+    kept = min(input_mb, cap * langs / 2**20) if cap else input_mb
+    split = config.get("split", {})
+    v = {
+        "T": input_mb,
+        "K": kept,
+        "lang": kept / langs,
+        "P": parts,
+        "e": float(split.get("validation", 0.05)) + float(split.get("test", 0.05)),
+    }
+    count = {"1": 1, "P": parts, "L": langs, "L*P": langs * parts, "3*L": 3 * langs}
+    count["3*L*P"] = 3 * langs * parts
+    max_min = float(config.get("slurm", {}).get("max_runtime_h", SLURM_DEFAULTS["max_runtime_h"]))
+    rows = []
+    for rule, (jobs_of, input_of, total_of) in DATA_JOBS.items():
+        if rule not in scaling:
+            continue
+        base, per_mb, mb_per_min = scaling[rule]
+        size = input_of(v)
+        jobs = count[jobs_of]
+        minutes = min(10 + size / mb_per_min, 60 * max_min)
+        rows.append(
+            {
+                "rule": rule,
+                "jobs": jobs,
+                "input_mb": size,
+                "mem_gb": (base + per_mb * size) / 1000,
+                "hours": minutes / 60,
+                "cpu_hours": (total_of(v) / mb_per_min + jobs * DATA_JOB_START_MIN) / 60,
+                "capped": minutes >= 60 * max_min,
+            }
+        )
+    return rows
+
+
+def format_data_plan(rows: Sequence[dict[str, Any]], input_mb: float, parts: int) -> str:
+    """The data plan as a table, with its total jobs and CPU-hours."""
+    header = ["data rule", "jobs", "input/job", "mem/job", "booked h/job", "CPU-h"]
+    body = [
+        [
+            r["rule"],
+            str(r["jobs"]),
+            f"{r['input_mb'] / 1024:.1f} GiB"
+            if r["input_mb"] >= 1024
+            else f"{r['input_mb']:.0f} MiB",
+            f"{r['mem_gb']:.1f} GB",
+            f"{r['hours']:.2f}" + (" (limit)" if r["capped"] else ""),
+            f"{r['cpu_hours']:.0f}",
+        ]
+        for r in rows
+    ]
+    total = [
+        "total",
+        str(sum(r["jobs"] for r in rows)),
+        "",
+        f"max {max((r['mem_gb'] for r in rows), default=0):.1f} GB",
+        "",
+        f"{sum(r['cpu_hours'] for r in rows):.0f}",
+    ]
+    title = (
+        f"data plan: {input_mb / 2**20:.2f} TiB of corpus input in {parts} parts"
+        " (memory and time per job as workflow/rules/slurm.smk's DATA_SCALING books them)"
+    )
+    return title + "\n" + _aligned(header, body, total)
+
+
+def data_plan_text(
+    config: dict[str, Any],
+    scaling: dict[str, tuple[float, float, float]] | None = None,
+    input_mb: float | None = None,
+) -> str:
+    """The data plan of a config as `codescale plan` and the dry run print it."""
+    scaling = workflow_data_scaling() if scaling is None else scaling
+    rows = data_plan(config, scaling, input_mb)
+    corpus = config.get("corpus", {})
+    if input_mb is None:
+        input_mb = corpus["cap_bytes_per_language"] * len(config["languages"]) / 2**20
+    parts = max(1, math.ceil(input_mb / float(corpus.get("part_mb") or 2048)))
+    text = format_data_plan(rows, input_mb, parts)
+    missing = [rule for rule in DATA_JOBS if rule not in scaling]
+    if missing:
+        text += f"\n(no DATA_SCALING entry, the profile's default resources: {', '.join(missing)})"
+    return text

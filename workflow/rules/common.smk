@@ -222,6 +222,16 @@ def token_part_prefix(lang, split, part):
     return f"{RESULTS}/tokens/{lang}/{split}/{part}"
 
 
+def corpus_input_mb():
+    """MiB of the corpus input files present here, for the data plan (None where there are
+    none: the plan then takes the cap x languages)."""
+    if CORPUS["source"] == "registry":
+        return None
+    files = {f for fs in CORPUS_PART_FILES.values() for f in fs if os.path.isfile(f)}
+    total = sum(os.path.getsize(f) for f in files)
+    return total / 2**20 if total else None
+
+
 def mixture_sources(run):
     """`NAME=PREFIX:WEIGHT[:UNIQUE_TOKENS]` for every source of a run's mixture."""
     weights = run.weights or {lang: 1.0 / len(LANGS) for lang in LANGS}
