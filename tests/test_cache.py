@@ -242,8 +242,10 @@ def test_editing_or_adding_a_corpus_file_reruns_the_corpus_and_downstream(
     source = next((work / "tests" / "data" / "corpus").rglob("*.go"))
     source.write_text(source.read_text() + "\n// edited\n")  # now: newer than the outputs
     dag = job_dag(work)
-    expected = dag.expected({"corpus"})
-    assert {"corpus", "dedup_language", "tokenizer", "train_run", "figures"} <= expected
+    expected = dag.expected({"corpus_part"})
+    assert {"corpus_part", "corpus", "dedup_language", "tokenizer", "train_run", "figures"} <= (
+        expected
+    )
     assert dag.scheduled() == expected
     # a new file (older than the outputs, so only the changed set of inputs can tell)
     source.with_name("added.py").write_text("def added():\n    return 1\n")
@@ -253,14 +255,15 @@ def test_editing_or_adding_a_corpus_file_reruns_the_corpus_and_downstream(
 
 
 def _corpus_inputs(workdir: Path, config: dict[str, Any], tmp_path: Path) -> list[str]:
-    """The inputs of the corpus job a dry run of `config` plans, as the dry run prints them."""
+    """The inputs of the (one) corpus part job a dry run of `config` plans, as the dry run
+    prints them."""
     path = tmp_path / "corpus.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = snakemake(
         workdir, "-n", "--configfile", str(path), targets=("corpus",), snakefile=REPO / "Snakefile"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    job = (proc.stdout + proc.stderr).split("rule corpus:")[1]
+    job = (proc.stdout + proc.stderr).split("rule corpus_part:")[1]
     return re.search(r"^\s*input: (.*)$", job, re.M).group(1).split(", ")
 
 

@@ -180,3 +180,30 @@ def test_errors(tmp_path, capsys):
     with pytest.raises(CodescaleError, match="ngram"):
         dedup_table(corpus(planted()[:2]), ngram=0)
     assert not (tmp_path / "o").exists()
+
+
+def test_candidates_near_the_threshold_are_decided_on_the_exact_jaccard():
+    """Pairs from Jaccard 0.93 down to 0.60: each pair's decision is its exact Jaccard's (the
+    signatures' estimate alone would misjudge about half of the pairs right at 0.7)."""
+    docs, jac = [], []
+    for i in range(14):
+        base = program(1000 + i)
+        near = mutate(base, 2 + i, i)
+        docs += [(f"a{i}/base.py", base), (f"b{i}/near.py", near)]
+        sh = minhash.shingle([normalise(base), normalise(near)])
+        jac.append(minhash.exact_jaccard(sh.doc(0), sh.doc(1)))
+    assert sum(0.68 <= j < 0.75 for j in jac) >= 3  # pairs where the estimate is unsure
+    kept, removed, stats = dedup_table(corpus(docs))
+    rows = {r["doc_id"]: r for r in removed.to_pylist()}
+    for i, j in enumerate(jac):
+        gone = [d for d in (f"a{i}/base.py", f"b{i}/near.py") if d in rows]
+        if j < 0.7:
+            assert gone == [], (i, j)
+        else:  # these pairs are all LSH candidates (36 bands x 7 rows; seeds fixed)
+            assert len(gone) == 1, (i, j)
+        for d in gone:  # exact near the threshold, else the estimate
+            assert rows[d]["reason"] == "near" and abs(rows[d]["jaccard"] - j) < 0.1
+            if abs(j - 0.7) < 0.03:
+                assert rows[d]["jaccard"] == pytest.approx(j)
+    assert stats["exactly_verified_pairs"] >= 3
+    assert kept.num_rows == len(docs) - len(rows)

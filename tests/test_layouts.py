@@ -69,12 +69,13 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, object]]:
 
 
 def _corpus(work: Path, lang: str) -> list[dict]:
-    return pq.read_table(work / "results" / "corpus" / f"{lang}.parquet").to_pylist()
+    """A language's documents (one corpus part: these layouts are a few KB; no cap reached)."""
+    return pq.read_table(work / "results" / "corpus" / "p00000" / f"{lang}.parquet").to_pylist()
 
 
 def _ok(runs, name: str) -> Path:
     work, proc = runs[name]
-    log = work / "logs" / "corpus.log"
+    log = work / "logs" / "corpus" / "p00000.log"
     assert proc.returncode == 0, proc.stderr[-3000:] + (log.read_text() if log.exists() else "")
     return work
 
@@ -123,7 +124,7 @@ def test_the_stack_v2_with_contents_from_a_glob(runs):
 def test_the_stack_v2_main_release_says_what_is_missing(runs):
     work, proc = runs["the-stack-v2-ids"]
     assert proc.returncode != 0
-    log = (work / "logs" / "corpus.log").read_text()
+    log = (work / "logs" / "corpus" / "p00000.log").read_text()
     assert "train-00000-of-00001.parquet: no content column, only 'blob_id'" in log
     assert "s3://softwareheritage/content/<blob_id>" in log
     assert "download the contents into a 'content' column" in log
@@ -150,7 +151,7 @@ def test_a_file_name_that_is_not_utf8_is_read_through_the_workflow(runs):
     assert stats["python"]["non_utf8_names"]["files"] == 1
     assert (
         "file name is not UTF-8, read as 'repo/caf\\\\xe9.py'"
-        in (work / "logs" / "corpus.log").read_text()
+        in (work / "logs" / "corpus" / "p00000.log").read_text()
     )
 
 

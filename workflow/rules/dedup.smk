@@ -34,10 +34,14 @@ rule dedup_signatures:
 
 
 rule dedup_language:
-    """Exact, then MinHash-LSH near-duplicate decisions within one language, over every part."""
+    """Exact, then MinHash-LSH near-duplicate decisions within one language, over every part
+    (candidates near the threshold are read back from the corpus parts and verified exactly)."""
     input:
-        lambda wildcards: expand(
+        signatures=lambda wildcards: expand(
             rules.dedup_signatures.output[0], lang=wildcards.lang, part=CORPUS_PARTS
+        ),
+        corpus=lambda wildcards: expand(
+            rules.dedup_signatures.input.docs, lang=wildcards.lang, part=CORPUS_PARTS
         ),
     output:
         removed=f"{RESULTS}/dedup/{{lang}}/removed.parquet",
@@ -49,7 +53,8 @@ rule dedup_language:
     params:
         args=lambda wildcards: dedup_args(),
     shell:
-        "codescale dedup-cluster --signatures {input} --removed {output.removed}"
+        "codescale dedup-cluster --signatures {input.signatures} --corpus {input.corpus}"
+        " --removed {output.removed}"
         " --stats {output.stats} {params.args} > {log} 2>&1"
 
 

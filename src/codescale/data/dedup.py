@@ -149,7 +149,12 @@ def greedy_near(
 # A part's rows are independent of how the corpus was cut into parts, and the cluster job sees
 # every part, so 1 part and 8 parts give the same kept and removed sets.
 
-SIG_BATCH_BYTES = 32 << 20  # content per signature batch (memory ~40x this, see minhash.shingle)
+# A candidate whose estimated Jaccard (256 permutations: standard error <= 0.031) is this close
+# to the threshold is verified on its shingle sets: the decision is then, up to ~3 standard
+# errors, that of the exact Jaccard (precision and recall as exact verification), while only
+# these few documents are read back.
+VERIFY_MARGIN = 0.1
+SIG_BATCH_BYTES = 8 << 20  # content per signature batch (memory ~40x this, see minhash.shingle)
 
 
 def _band_column(k: int) -> str:
@@ -164,8 +169,10 @@ def signature_records(
     hasher: minhash.MinHasher,
     bands: int,
     rows: int,
+    row: np.ndarray | None = None,
 ) -> pa.Table:
-    """One batch's small per-document records: doc_id, n_bytes, length (characters of the
+    """One batch's small per-document records: doc_id, row (the document's row in its corpus
+    part file, default 0..n-1), n_bytes, length (characters of the
     normalised content: the rank key), exact_hi/exact_lo (the first 16 bytes of the sha256 of
     the normalised content), has_shingles, sig (num_perm uint32, little-endian bytes) and
     band_000.. (uint64 LSH band keys; 0 without shingles)."""
@@ -183,6 +190,7 @@ def signature_records(
     width = 4 * hasher.num_perm
     cols: dict[str, Any] = {
         "doc_id": pa.array(doc_ids, pa.string()),
+        "row": pa.array(np.arange(len(norm)) if row is None else row, pa.int64()),
         "n_bytes": pa.array(n_bytes, pa.int64()),
         "length": pa.array(lengths, pa.int64()),
         "exact_hi": pa.array(exact[:, 0] if len(norm) else [], pa.uint64()),
@@ -213,11 +221,30 @@ def _sigs_of(sig: pa.Array, num_perm: int) -> np.ndarray:
     return buf[arr.offset * num_perm : (arr.offset + len(arr)) * num_perm].reshape(-1, num_perm)
 
 
+def _contents(src: Source, rows: np.ndarray) -> list[str]:
+    """The content of the given rows (sorted) of a corpus table or part file, reading only the
+    row groups that hold them."""
+    if isinstance(src, pa.Table):
+        return src.column("content").take(pa.array(rows)).to_pylist()
+    pf = pq.ParquetFile(src)
+    ends = np.cumsum([pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])
+    out: list[str] = []
+    group = np.searchsorted(ends, rows, side="right")
+    for g in np.unique(group).tolist():
+        local = rows[group == g] - (ends[g - 1] if g else 0)
+        col = pf.read_row_group(g, columns=["content"]).column("content")
+        out.extend(col.take(pa.array(local)).to_pylist())
+    return out
+
+
 def cluster(
     sources: list[Source],
     threshold: float,
     num_perm: int,
     bands: int,
+    corpora: list[Source] | None = None,
+    ngram: int = 5,
+    margin: float = VERIFY_MARGIN,
     max_bucket: int = 64,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Decide what goes, from the signature records of every part (in part order).
@@ -240,7 +267,8 @@ def cluster(
     n = 0 if t is None else t.num_rows
     if n == 0:
         empty = _REMOVED_PART.empty_table()
-        return empty, _cluster_stats(0, 0, np.zeros(0, np.int64), [], 0, 0, len(sources))
+        stats = _cluster_stats(0, 0, np.zeros(0, np.int64), [], 0, 0, len(sources))
+        return empty, {**stats, "exactly_verified_pairs": 0}
     ids = t.column("doc_id")
     if pc.count_distinct(ids).as_py() != n:
         counts = pc.value_counts(ids)
@@ -284,6 +312,23 @@ def cluster(
             sigs[mine] = _sigs_of(sig_col, num_perm)
     local = np.searchsorted(need, pairs) if len(pairs) else pairs
     est = minhash.estimated_jaccard(sigs, local)
+    # candidates whose estimate is within `margin` of the threshold: exact Jaccard of the
+    # shingle sets, from their contents read back (only these rows of the corpus parts)
+    unsure = np.flatnonzero(np.abs(est - threshold) < margin) if corpora is not None else []
+    if len(unsure):
+        docs = np.unique(local[unsure])  # indices into need
+        texts: list[str] = [""] * len(docs)
+        g = survivors[need[docs]]
+        row_col = np.concatenate([_read(x, ["row"]).column("row").to_numpy() for x in sources])
+        for k, corpus in enumerate(corpora or []):
+            mine = np.flatnonzero((g >= offsets[k]) & (g < offsets[k + 1]))
+            if len(mine):
+                rows = row_col[g[mine]]
+                o = np.argsort(rows)
+                for pos, text in zip(mine[o], _contents(corpus, rows[o]), strict=True):
+                    texts[pos] = normalise(text)
+        sh = minhash.shingle(texts, ngram)
+        est[unsure] = minhash.pair_jaccard(sh, np.searchsorted(docs, local[unsure]))
     ok = est >= threshold
     kept_s, rep_s, jac_s = greedy_near(len(survivors), pairs[ok], est[ok])
 
@@ -306,6 +351,7 @@ def cluster(
     removed = removed.take(pc.sort_indices(removed, [("doc_id", "ascending")]))
     stats = _cluster_stats(n, int((~has).sum()), n_bytes, reasons, len(pairs), int(ok.sum()),
                            len(sources), removed_idx)  # fmt: skip
+    stats["exactly_verified_pairs"] = len(unsure)
     return removed, stats
 
 
@@ -356,7 +402,8 @@ def _params(ngram: int, num_perm: int, threshold: float, seed: int, b: int, r: i
         "seed": seed,
         "bands": b,
         "rows": r,
-        "verification": "estimated Jaccard of the MinHash signatures",
+        "verification": f"exact Jaccard of the shingle sets where the signatures' estimate is "
+        f"within {VERIFY_MARGIN} of the threshold, else the estimate",
         "representative_rule": "longest normalised content, then smallest doc_id",
     }
 
@@ -387,7 +434,7 @@ def dedup_table(
         table.column("doc_id").to_pylist(), table.column("content").to_pylist(), n_bytes,
         ngram, minhash.MinHasher(num_perm, seed), b, r,
     )  # fmt: skip
-    removed, stats = cluster([records], threshold, num_perm, b)
+    removed, stats = cluster([records], threshold, num_perm, b, [table], ngram)
     gone = set(removed.column("doc_id").to_pylist())
     keep = [i not in gone for i in table.column("doc_id").to_pylist()]
     kept = table.filter(pa.array(keep, pa.bool_()))
@@ -481,8 +528,12 @@ def _part_batches(path: str, columns: list[str], selection: dict[str, Any], part
             f"{path}: missing column(s) {', '.join(missing)} (not a part of `codescale corpus "
             "--part`)"
         )
+    start = 0
     for batch in pf.iter_batches(batch_size=4096, columns=want):
         t = pa.Table.from_batches([batch])
+        # the row number in the part file: the cluster job reads uncertain candidates back
+        t = t.append_column("row", pa.array(np.arange(start, start + t.num_rows, dtype=np.int64)))
+        start += t.num_rows
         mask = selected(t, selection, part)
         if mask.all():
             yield t
@@ -511,18 +562,20 @@ def run_signatures(args: argparse.Namespace) -> None:
         ids: list[str] = []
         texts: list[str] = []
         sizes: list[int] = []
+        rows_: list[int] = []
         size = 0
 
         def flush() -> None:
             nonlocal writer, size
             rec = signature_records(ids, texts, np.asarray(sizes, np.int64), args.ngram, hasher,
-                                    b, r)  # fmt: skip
+                                    b, r, np.asarray(rows_, np.int64))  # fmt: skip
             if writer is None:
                 writer = pq.ParquetWriter(tmp, rec.schema)
             writer.write_table(rec)
             ids.clear()
             texts.clear()
             sizes.clear()
+            rows_.clear()
             size = 0
 
         batches = _part_batches(args.input, ["content", "n_bytes"], selection, args.part)
@@ -530,6 +583,7 @@ def run_signatures(args: argparse.Namespace) -> None:
             ids.extend(t.column("doc_id").to_pylist())
             texts.extend(t.column("content").to_pylist())
             sizes.extend(t.column("n_bytes").to_pylist())
+            rows_.extend(t.column("row").to_pylist())
             size += int(pc_sum(t.column("n_bytes")))
             n += t.num_rows
             if size >= SIG_BATCH_BYTES:
@@ -551,6 +605,9 @@ def pc_sum(col: pa.ChunkedArray) -> int:
 def configure_cluster(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signatures", nargs="+", required=True,
                         help="every part's signature records, in part order")  # fmt: skip
+    parser.add_argument("--corpus", nargs="+", required=True,
+                        help="every part's corpus parquet, in part order (candidates near the "
+                        "threshold are read back and verified exactly)")  # fmt: skip
     parser.add_argument("--removed", required=True, help="removed documents of every part")
     parser.add_argument("--stats", required=True, help="statistics (json)")
     add_minhash_args(parser, seed=1)
@@ -560,10 +617,17 @@ def run_cluster(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     _check(args.threshold, args.ngram)
     b, r = bands_rows(args.threshold, args.num_perm, args.bands, args.rows)
-    for path in args.signatures:
+    if len(args.corpus) != len(args.signatures):
+        raise CodescaleError(
+            f"--corpus names {len(args.corpus)} parts, --signatures {len(args.signatures)}: "
+            "give one corpus part per signature file, in the same order"
+        )
+    for path in [*args.signatures, *args.corpus]:
         if not Path(path).is_file():
-            raise CodescaleError(f"signature records not found: {path}")
-    removed, stats = cluster(list(args.signatures), args.threshold, args.num_perm, b)
+            raise CodescaleError(f"input not found: {path}")
+    removed, stats = cluster(
+        list(args.signatures), args.threshold, args.num_perm, b, list(args.corpus), args.ngram
+    )
     parts = [Path(p).name.split(".")[0] for p in args.signatures]
     removed = removed.set_column(
         removed.schema.get_field_index("part"), "part",
