@@ -174,8 +174,6 @@ def test_degenerate_studies_name_the_language_and_the_run():
 def test_bias_corrected_interval_reflects_the_bootstrap_bias_by_hand():
     """gamma's interval: draws [1, 2, 3, 4] of an estimate 2 (bootstrap bias +0.5) -> centre
     2 - 0.5 = 1.5, half-width 1.96 x sd (ddof 1, 1.2910) = 2.5303; too few draws: nulls."""
-    from codescale.laws import engine
-
     lo, hi = engine.bias_corrected_interval([1.0, 2.0, 3.0, 4.0, np.nan], 2.0)
     assert (lo + hi) / 2 == pytest.approx(1.5)
     assert (hi - lo) / 2 == pytest.approx(1.959964 * np.std([1, 2, 3, 4], ddof=1), rel=1e-6)

@@ -49,21 +49,49 @@ def test_advice_is_no_worse_than_uniform_under_the_true_law(config, noise):
 @pytest.mark.slow
 @pytest.mark.parametrize("noise", [0.01, 0.02])
 def test_intervals_cover_the_truth_on_the_default_design(noise):
+    """The intervals `codescale fit` reports (mixture_law.intervals) hold the truth in >= 85% of
+    (draw, language or cell) cases for every parameter, tau and gamma (issue 15's target)."""
     res = results("config/config.yaml", noise)
-    for param in ("E", "alpha", "beta", "tau", "gamma"):
+    for param in ("E", "A", "alpha", "B", "beta", "tau", "gamma"):
         coverage = np.mean([r["covered"][param] for r in res])
         assert coverage >= 0.85, (param, coverage)
 
 
 @pytest.mark.slow
-def test_advice_is_taken_where_the_gain_exceeds_the_noise_and_captures_it():
-    """1% noise on the default design: the true optimum gains 0.046 nats/token over uniform,
-    about 4x the noise of a mean over 7 languages; most draws are advised and reach >= 80% of it."""
-    res = results("config/config.yaml", 0.01)
-    advised = [r for r in res if r["status"] == "optimised"]
-    assert len(advised) >= 0.6 * len(res)
-    share = [r["true_gain"] / r["optimum_gain"] for r in advised]
-    assert np.mean(np.array(share) >= 0.8) >= 0.9, np.round(share, 2)
+@pytest.mark.parametrize("noise", [0.01, 0.02])
+def test_gamma_interval_covers_the_truth_on_the_paper_design(noise):
+    """The paper's grid: each tau_ij hangs on one synergy run whose data term is small at 128B
+    tokens, so tau_ij's estimate is right-skewed (mean-biased) and gamma, the mean of 42, carried
+    the bias: percentile coverage 0.25-0.70. The bias-corrected interval covers it in >= 85%
+    (measured 0.90 at 2%, 0.95 at 1%, with these 10 bootstrap draws). The single parameters'
+    percentile intervals need more than 10 draws (their 2.5/97.5 percentiles are then the extreme
+    draws): benchmarks/RESULTS.md has them at 40 draws."""
+    res = results("config/paper.yaml", noise)
+    coverage = np.mean([r["covered"]["gamma"] for r in res])
+    assert coverage >= 0.85, coverage
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/paper.yaml"])
+@pytest.mark.parametrize("noise", [0.01, 0.02])
+def test_advice_reaches_80_percent_of_the_optimum_where_the_gain_exceeds_the_noise(config, noise):
+    """Issue 15: "reaches >= 80% of the true optimum's gain where that gain exceeds the noise".
+    The noise is that of a measured gain (synthetic.gain_noise: one run of each mixture); the
+    gain exceeds it when it is >= 2 of them. There the share of the optimum's gain realised,
+    averaged over ALL draws (a draw that keeps uniform realises 0), is >= 80%. The default design
+    at 1% noise is such a case (gain 3.2 noise); the others (1.6, 1.4, 0.7) keep uniform in most
+    draws (the gain's interval reaches 0); that the advice is no worse than uniform is the first
+    test's."""
+    res = results(config, noise)
+    opt, sigma = res[0]["optimum_gain"], res[0]["gain_noise"]
+    share = np.array([r["true_gain"] / opt for r in res])
+    advised = np.array([r["status"] == "optimised" for r in res])
+    if (config, noise) == ("config/config.yaml", 0.01):
+        assert opt >= 2 * sigma, (opt, sigma)
+    if opt >= 2 * sigma:
+        assert share.mean() >= 0.8, np.round(share, 2)
+    else:
+        assert advised.mean() <= 0.5  # uniform kept where the gain is within the noise
 
 
 @pytest.mark.slow
