@@ -63,6 +63,24 @@ def test_dry_run_reports_about_one_slurm_submission_per_run(dry_run: str) -> Non
     assert match, dry_run[-3000:]
     runs, other = int(match.group(1)), int(match.group(2))
     assert runs == 512  # 495 runs, 17 of them in 2-4 segments
-    assert other <= 60  # data (7 languages x stages), parallel data, fits, figures
+    # data: 101 jobs at one part (the shards are not here: corpus_part, corpus, tokenizer; 7
+    # languages x 8 per-part or per-language stages; 21 tokenize_part and 21 tokenize_shard),
+    # then parallel data, fits, figures
+    assert other <= 120
+    # the data plan of the corpus that is there (the small shard set: one part)
+    assert re.search(r"data plan: 0\.0\d MiB of corpus input in 1 parts", dry_run), dry_run[-3000:]
+    assert re.search(r"split_train\s+7\s+\d+ MiB", dry_run), dry_run[-3000:]
     # the DAG agrees: mixture, training and evaluation of a run are one group job
     assert dry_run.count("Group job run") >= 495 - 1  # the optimised run waits for its allocation
+
+
+def test_codescale_plan_prints_the_paper_scale_data_plan() -> None:
+    """Without the corpus, the plan takes the cap x 7 languages (2.55 TiB) in 2 GiB parts."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "codescale.cli", "plan", "--config",
+         str(REPO / "config/paper.yaml")], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "data plan: 2.55 TiB of corpus input in 1304 parts" in proc.stdout
+    # a (language, part) job books one part, whatever the corpus size
+    assert re.search(r"split_train\s+9128\s+2\.0 GiB", proc.stdout), proc.stdout[-3000:]

@@ -829,6 +829,13 @@ def data_plan(
     return rows
 
 
+def _mib(mb: float) -> str:
+    for unit, scale in (("TiB", 2**20), ("GiB", 2**10)):
+        if mb >= scale:
+            return f"{mb / scale:.2f} {unit}"
+    return f"{mb:.2f} MiB"
+
+
 def format_data_plan(rows: Sequence[dict[str, Any]], input_mb: float, parts: int) -> str:
     """The data plan as a table, with its total jobs and CPU-hours."""
     header = ["data rule", "jobs", "input/job", "mem/job", "booked h/job", "CPU-h"]
@@ -854,7 +861,7 @@ def format_data_plan(rows: Sequence[dict[str, Any]], input_mb: float, parts: int
         f"{sum(r['cpu_hours'] for r in rows):.0f}",
     ]
     title = (
-        f"data plan: {input_mb / 2**20:.2f} TiB of corpus input in {parts} parts"
+        f"data plan: {_mib(input_mb)} of corpus input in {parts} parts"
         " (memory and time per job as workflow/rules/slurm.smk's DATA_SCALING books them)"
     )
     return title + "\n" + _aligned(header, body, total)
