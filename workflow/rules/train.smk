@@ -43,10 +43,8 @@ TRAIN_OPTIONS = (
 # deleted once its cooldown is done, as at paper scale each is 16 bytes per parameter); each
 # budget's train_run job is then a cooldown from it, under the run's own name, so mixture,
 # evaluate, collect and the fits are unchanged. One rule per study family (its outputs are one
-# per budget, and the budgets are the family's). The branch input is `ancient`: what the stable
-# run computes is in the cooldown's own params (same mixture sources, model and optimiser
-# settings), so a stable rerun that writes the same checkpoints (a budget added) retrains none
-# of the existing cooldowns.
+# per budget, and the budgets are the family's). A stable job that runs again (a budget added, a
+# changed setting) reruns all its cooldowns: Snakemake reruns the consumers of every job it runs.
 STABLES = {st.name: st for st in cs_study.stables(config, list(RUNS.values()))}
 BRANCHES = cs_study.branch_of(list(STABLES.values()))  # run name -> (stable, budget)
 STABLE_BUDGETS = {}  # study family -> its budgets (one tuple per family)
@@ -70,7 +68,7 @@ def branch_dir(run_name):
 
 
 def branch_input(wildcards):
-    return [ancient(branch_dir(wildcards.run))] if wildcards.run in BRANCHES else []
+    return [branch_dir(wildcards.run)] if wildcards.run in BRANCHES else []
 
 
 def wsd_flags(name):
@@ -196,7 +194,7 @@ rule train_run:
         out=lambda wildcards: f"{RESULTS}/runs/{wildcards.run}",
         checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.run}",
     shell:
-        TRAIN_LAUNCH + " codescale train --mixture {input.mixture}" + TRAIN_OPTIONS
+        f"{TRAIN_LAUNCH} codescale train --mixture {{input.mixture}}{TRAIN_OPTIONS}"
 
 
 rule train:
@@ -234,7 +232,5 @@ for _family, _budgets in STABLE_BUDGETS.items():
             out=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}",
             checkpoints=f"{RESULTS}/checkpoints/stable/{_family}/{{cell}}/{{size}}",
         shell:
-            "codescale mixture {params.mixture_args} --out {output.mixture} > {log} 2>&1 && "
-            + TRAIN_LAUNCH
-            + " codescale train --mixture {output.mixture}"
-            + TRAIN_OPTIONS
+            f"codescale mixture {{params.mixture_args}} --out {{output.mixture}} > {{log}} 2>&1"
+            f" && {TRAIN_LAUNCH} codescale train --mixture {{output.mixture}}{TRAIN_OPTIONS}"
