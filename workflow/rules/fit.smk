@@ -1,5 +1,5 @@
 rule fit:
-    """Every law of the paper, fitted with lmfit, with bootstrap intervals."""
+    """Every law of the paper, fitted by the law engine (checked against lmfit), with intervals."""
     input:
         rules.collect_for_fit.output.parquet,
     output:
