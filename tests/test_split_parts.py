@@ -309,3 +309,13 @@ def test_data_plan_counts_jobs_and_books_by_part() -> None:
     assert "split_train" in text and "tokenize_shard" in text and "16 parts" in text
     with pytest.raises(CodescaleError, match="cap_bytes_per_language or give --corpus-gb"):
         data_plan({**config, "corpus": {}}, scaling)
+
+
+def test_encode_calls_are_bounded_by_bytes() -> None:
+    from codescale.data.tokenize import byte_batches
+
+    sizes = np.array([5, 5, 5, 20, 1, 1, 9])
+    assert list(byte_batches(sizes, 10)) == [(0, 2), (2, 3), (3, 4), (4, 7)]
+    assert list(byte_batches(np.array([], dtype=np.int64), 10)) == []
+    ranges = list(byte_batches(np.full(1000, 3), 1 << 20))
+    assert ranges == [(0, 1000)]
