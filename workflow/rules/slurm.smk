@@ -16,14 +16,18 @@ SLURM = config["slurm"]
 DATA_SCALING = {
     "corpus": (2000, 4.5, 600.0),
     "dedup_language": (2000, 7.0, 300.0),
-    "split_assign": (1000, 0.05, 3000.0),
-    "split_eval": (1000, 3.0, 600.0),
-    "split_index": (1000, 1.0, 300.0),
-    "split_train": (2000, 7.0, 300.0),
+    # split and tokenize (README "Data at scale"; per MiB of the part's parquet, measured at 8
+    # and 32 MB parts of Python under load 26 on 2 CPUs, benchmarks/RESULTS.md): a part job
+    # holds its part's documents (split_train also their shingle sets and signatures); the
+    # per-language jobs hold per-repository or per-document records, or one row group
+    "split_assign": (1000, 0.0, 600.0),
+    "split_eval": (1000, 10.0, 120.0),
+    "split_index": (1000, 2.0, 60.0),
+    "split_train": (1000, 30.0, 30.0),
     "split_language": (500, 0.0, 10000.0),
-    "tokenizer": (4000, 0.0, 2000.0),
-    "tokenize_part": (1000, 2.0, 200.0),
-    "tokenize_shard": (1000, 0.0, 2000.0),
+    "tokenizer": (4000, 0.0, 600.0),
+    "tokenize_part": (1000, 10.0, 8.0),
+    "tokenize_shard": (1000, 0.0, 500.0),
 }
 # Rules whose jobs are sized by one named input, not by all they declare: a split_train job
 # reads its own part whole but only the candidate rows of the evaluation parts it declares.
