@@ -719,8 +719,13 @@ def run(args: argparse.Namespace) -> None:
 # Memory and time of the largest job follow the rule's DATA_SCALING coefficients exactly as its
 # Slurm resources do (workflow/rules/slurm.smk: base MB + MB per input MiB, 10 min + input /
 # MiB per minute); CPU-hours are the total input at that rate plus a start per job.
-SIGNATURE_BYTES_PER_BYTE = 0.1  # dedup signature records (band keys, hashes) per text byte
-TOKEN_BYTES_PER_BYTE = 0.6  # a shard's token bytes per text byte (uint16, ~3.3 bytes a token)
+# Bytes per text byte, measured on the generated Python corpus of benchmarks/data_scale.py:
+SIGNATURE_BYTES_PER_BYTE = 0.1  # dedup signature records (band keys, hashes), parquet
+TOKEN_BYTES_PER_BYTE = 0.7  # a shard's token bytes (uint16, ~2.8 bytes of text a token)
+PARQUET_BYTES_PER_BYTE = 0.35  # a part's documents as (compressed) parquet
+# Rules sized by raw files or token files; every other rule's job reads parquet, and Snakemake
+# sizes it (input.size_mb) by the parquet's bytes, which DATA_SCALING's coefficients are per.
+NOT_PARQUET = ("corpus_part", "dedup_language", "tokenize_shard")
 DATA_JOB_START_MIN = 0.1  # a data job's Python start (imports, reading its inputs' metadata)
 
 
@@ -775,8 +780,8 @@ def data_plan(
     scaling: dict[str, tuple[float, float, float]],
     input_mb: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per data rule: jobs, input MiB, memory GB and booked hours of its largest job, and
-    the CPU-hours of all its jobs.
+    """One row per data rule: jobs, input MiB (as stored: parquet, raw or token files), memory GB
+    and booked hours of its largest job, and the CPU-hours of all its jobs.
 
     input_mb: the corpus input; None = the cap x languages (the corpus the cap keeps, a lower
     bound of a Stack-v2-style input). An error if neither is known.
@@ -812,7 +817,8 @@ def data_plan(
         if rule not in scaling:
             continue
         base, per_mb, mb_per_min = scaling[rule]
-        size = input_of(v)
+        stored = 1.0 if rule in NOT_PARQUET else PARQUET_BYTES_PER_BYTE
+        size = stored * input_of(v)
         jobs = count[jobs_of]
         minutes = min(10 + size / mb_per_min, 60 * max_min)
         rows.append(
@@ -822,7 +828,7 @@ def data_plan(
                 "input_mb": size,
                 "mem_gb": (base + per_mb * size) / 1000,
                 "hours": minutes / 60,
-                "cpu_hours": (total_of(v) / mb_per_min + jobs * DATA_JOB_START_MIN) / 60,
+                "cpu_hours": (stored * total_of(v) / mb_per_min + jobs * DATA_JOB_START_MIN) / 60,
                 "capped": minutes >= 60 * max_min,
             }
         )
