@@ -296,11 +296,12 @@ def test_data_plan_counts_jobs_and_books_by_part() -> None:
     rows = {r["rule"]: r for r in data_plan(config, scaling)}  # input = cap x 2 = 16 GiB
     assert set(rows) == {"split_train", "tokenize_part"}
     assert rows["split_train"]["jobs"] == 2 * 16 and rows["tokenize_part"]["jobs"] == 3 * 2 * 16
-    assert rows["split_train"]["input_mb"] == 1024  # one part of one language
-    assert rows["split_train"]["mem_gb"] == pytest.approx((2000 + 7.0 * 1024) / 1000)
-    assert rows["split_train"]["hours"] == pytest.approx((10 + 1024 / 300) / 60)
-    # the whole language (8 GiB) at 300 MiB/min, plus 0.1 min to start each of 32 jobs
-    assert rows["split_train"]["cpu_hours"] == pytest.approx((16 * 1024 / 300 + 3.2) / 60)
+    part = 0.35 * 1024  # one part of one language, as parquet (MiB)
+    assert rows["split_train"]["input_mb"] == pytest.approx(part)
+    assert rows["split_train"]["mem_gb"] == pytest.approx((2000 + 7.0 * part) / 1000)
+    assert rows["split_train"]["hours"] == pytest.approx((10 + part / 300) / 60)
+    # both languages (16 GiB, as parquet) at 300 MiB/min, plus 0.1 min to start each of 32 jobs
+    assert rows["split_train"]["cpu_hours"] == pytest.approx((16 * part / 300 + 3.2) / 60)
     # a 4x larger input: 4x the jobs, the same memory per job
     big = {r["rule"]: r for r in data_plan(config, scaling, input_mb=64 * 1024)}
     assert big["split_train"]["jobs"] == 4 * rows["split_train"]["jobs"]
