@@ -30,7 +30,7 @@ DATA_SCALING = {
     "tokenize_shard": (1000, 0.0, 500.0),
 }
 # Rules whose jobs are sized by one named input, not by all they declare: a split_train job
-# reads its own part whole but only the candidate rows of the evaluation parts it declares.
+# holds its own part whole, beside the language's repository table and band index it declares.
 DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs"}
 
 

@@ -74,13 +74,12 @@ rule split_index:
 
 rule split_train:
     """The training rows of one part, decontaminated against the language's index (candidate
-    validation/test documents are read back from their parts)."""
+    validation/test documents are read back from the parts the index names: not declared here,
+    the index's own inputs, so that P part jobs do not declare 2P files each)."""
     input:
         docs=lambda wildcards: dedup_part(wildcards.lang, wildcards.part),
         repos=rules.split_assign.output[0],
         index=rules.split_index.output,
-        evaluation=lambda wildcards: split_files(wildcards.lang, "validation")
-        + split_files(wildcards.lang, "test"),
     output:
         train=f"{RESULTS}/split/{{lang}}/train/{{part}}.parquet",
         removed=f"{RESULTS}/split/{{lang}}/removed/{{part}}.parquet",
