@@ -163,17 +163,18 @@ def data_ready(slurm, tmp_path_factory) -> Path:
 def test_a_data_job_gets_memory_and_time_from_its_input(data_ready: Path, tmp_path: Path):
     workdir = copy_workdir(data_ready, tmp_path)
     cfg = study_config(workdir / "study.yaml")
-    target = "results/dedup/python.parquet"
-    run_snakemake(workdir, cfg, target, "--forcerun", "dedup_language", "--allowed-rules",
-                  "dedup_language")  # fmt: skip
+    target = "results/dedup/python/p00000.sig.parquet"
+    run_snakemake(workdir, cfg, target, "--forcerun", "dedup_signatures", "--allowed-rules",
+                  "dedup_signatures")  # fmt: skip
     (log,) = job_logs(workdir)
     out = subprocess.run(
         ["scontrol", "show", "job", "-o", log.stem], capture_output=True, text=True
     ).stdout
-    input_mb = (workdir / "results/corpus/python.parquet").stat().st_size / 2**20
+    inputs = ("results/corpus/p00000/python.parquet", "results/corpus/selection.json")
+    input_mb = sum((workdir / f).stat().st_size for f in inputs) / 2**20
     mem = int(re.search(r"mem=(\d+)M", out).group(1))
-    assert mem == pytest.approx(2000 + 7.0 * input_mb, abs=2), out  # slurm.smk DATA_SCALING
-    assert "TimeLimit=00:10:00" in out, out  # 10 minutes + input MB / 300 per minute
+    assert mem == pytest.approx(1000 + 0.2 * input_mb, abs=2), out  # slurm.smk DATA_SCALING
+    assert "TimeLimit=00:10:00" in out, out  # 10 minutes + input MB / 10 per minute
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,14 @@ SLURM = config["slurm"]
 # default corpus, see README "Running on a Slurm cluster"): (base MB, MB per input MB, input MB
 # per minute).
 DATA_SCALING = {
-    "corpus": (2000, 4.5, 600.0),
-    "dedup_language": (2000, 7.0, 300.0),
+    # corpus and dedup (README "Scale"): part jobs stream (peak RSS 174-295 MiB at any part
+    # size measured); the gather holds <= 0.8 KB per document, the cluster <= 1.4 KB per document
+    # (its signatures' input) plus the candidates' signatures
+    "corpus_part": (1000, 0.1, 10.0),
+    "corpus": (1000, 0.4, 600.0),
+    "dedup_signatures": (1000, 0.2, 10.0),
+    "dedup_language": (1000, 0.7, 60.0),
+    "dedup_part": (1000, 0.1, 30.0),
     # split and tokenize (README "Data at scale"; per MiB of the part's parquet, measured at 8
     # and 32 MB parts of Python under load 26 on 2 CPUs, benchmarks/RESULTS.md): a part job
     # holds its part's documents (split_train also their shingle sets and signatures); the
@@ -31,7 +37,8 @@ DATA_SCALING = {
 }
 # Rules whose jobs are sized by one named input, not by all they declare: a split_train job
 # holds its own part whole, beside the language's repository table and band index it declares.
-DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs"}
+DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs",
+                 "dedup_language": "signatures"}  # fmt: skip
 
 
 @functools.cache
@@ -89,8 +96,9 @@ def data_resources(name):
     def size_mb(input):
         if sized_by is None:
             return input.size_mb
-        path = getattr(input, sized_by)
-        return os.path.getsize(path) / 2**20 if os.path.exists(path) else 0.0
+        paths = getattr(input, sized_by)  # one file or a list of them
+        paths = [paths] if isinstance(paths, str) else list(paths)
+        return sum(os.path.getsize(p) for p in paths if os.path.exists(p)) / 2**20
 
     return dict(
         mem_mb=lambda wildcards, input, attempt: int(
