@@ -307,6 +307,18 @@ def test_registry_build_small(tmp_path, monkeypatch):
     assert corpus(*argv) == 0
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
     assert {lang: read(out, lang) for lang in ("python", "csharp")} == first
+    # as the workflow runs it: one part (the registry is one), then the gather's cap
+    part = [a if a != str(out) else "part/p00000" for a in argv if a != "200000"]
+    part.remove("--cap-bytes-per-language")
+    assert corpus(*part, "--part", "p00000") == 0
+    langs = ["python", "javascript", "csharp"]
+    gather = ["--parts", "part/p00000", "--languages", *langs, "--out-dir", "gathered"]
+    assert main(["corpus-gather", *gather, "--cap-bytes-per-language", "200000"]) == 0
+    assert json.loads(Path("gathered/stats.json").read_text()) == json.loads(
+        (out / "stats.json").read_text()
+    )
+    gathered = json.loads(Path("gathered/manifest.json").read_text())
+    assert gathered["downloads"] == manifest["downloads"]
 
 
 # -- bad input: a clear error or a counted skip, never a traceback or a silent loss -----------
