@@ -15,10 +15,10 @@ SLURM = config["slurm"]
 # per minute).
 DATA_SCALING = {
     # corpus and dedup (README "Scale"): part jobs stream (peak RSS 174-295 MiB at any part
-    # size measured); the gather holds <= 0.8 KB per document, the cluster <= 1.4 KB per document
+    # size measured); the gather holds <= 0.3 KB per document, the cluster <= 1.4 KB per document
     # (its signatures' input) plus the candidates' signatures
     "corpus_part": (1000, 0.1, 10.0),
-    "corpus": (1000, 0.4, 600.0),
+    "corpus": (1000, 0.15, 600.0),
     "dedup_signatures": (1000, 0.2, 10.0),
     "dedup_language": (1000, 0.7, 60.0),
     "dedup_part": (1000, 0.1, 30.0),

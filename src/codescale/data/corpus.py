@@ -404,11 +404,11 @@ def gather(
 ) -> dict[str, Any]:
     """The corpus's stats.json, manifest.json and selection.json from its parts' outputs.
 
-    Reads per document only (doc_id, key, sizes, fallback, origin): memory about 60 bytes plus
-    the doc_id per document of the largest language, never the text."""
+    Reads per document only its key, sizes, fallback flag and origin (numpy, ~45 bytes per
+    document of the largest language plus sort indices); doc_id strings only of the repeated
+    ones; never the text."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     t0 = time.perf_counter()
@@ -417,29 +417,41 @@ def gather(
     stats: dict[str, Any] = {}
     selection: dict[str, Any] = {}
     kept_by_origin: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    cols = ["doc_id", "sel_hi", "sel_lo", "n_bytes", "raw_bytes", "fallback", "origin"]
+    cols = ["sel_hi", "sel_lo", "n_bytes", "raw_bytes", "fallback", "origin"]
     for lang in languages:
         st: dict[str, Any] = {}
         for ps in part_stats:
             st = _add(st, ps[lang])
-        tables = []
+        # numpy columns only (~45 bytes per document): no doc_id strings, no text
+        arrays: dict[str, list[Any]] = {c: [] for c in (*cols, "part")}
+        origins: dict[str, int] = {}
+        sizes = []
         for k, d in enumerate(part_dirs):
             t = pq.read_table(d / f"{lang}.parquet", columns=cols, read_dictionary=["origin"])
-            tables.append(t.append_column("part", pa.array(np.full(t.num_rows, k, np.int32))))
-        t = pa.concat_tables(tables).combine_chunks()
-        n = t.num_rows
-        # a doc_id repeated across parts: the first part's copy stays (as in one reading)
-        order = pc.sort_indices(t, [("doc_id", "ascending"), ("part", "ascending")])
-        ids_sorted = pc.take(t.column("doc_id"), order)
-        same = np.zeros(n, dtype=bool)
-        if n > 1:
-            eq = pc.equal(ids_sorted.slice(1), ids_sorted.slice(0, n - 1))
-            same[1:] = eq.to_numpy(zero_copy_only=False)
+            for c in cols[:-1]:
+                arrays[c].append(t.column(c).to_numpy())
+            for chunk in t.column("origin").chunks:
+                names = chunk.dictionary.to_pylist()
+                codes = np.array([origins.setdefault(v, len(origins)) for v in names] or [0])
+                arrays["origin"].append(codes[chunk.indices.to_numpy(zero_copy_only=False)])
+            arrays["part"].append(np.full(t.num_rows, k, np.int32))
+            sizes.append(t.num_rows)
+            del t
+        hi, lo, nb, raw, fb, origin, part_of = (
+            np.concatenate(arrays[c]) if arrays[c] else np.zeros(0, np.int64)
+            for c in (*cols, "part")
+        )
+        fb = fb.astype(bool)
+        del arrays
+        n = len(hi)
+        # a doc_id repeated in a later part (same selection key: a 128-bit hash of the doc_id):
+        # the first part's copy stays, as in one reading
+        order = np.lexsort((part_of, lo, hi))
         repeated = np.zeros(n, dtype=bool)
-        repeated[order.to_numpy()[same]] = True
-        raw = t.column("raw_bytes").to_numpy()
-        nb = t.column("n_bytes").to_numpy()
-        fb = t.column("fallback").to_numpy(zero_copy_only=False)
+        if n > 1:
+            same = (hi[order][1:] == hi[order][:-1]) & (lo[order][1:] == lo[order][:-1])
+            repeated[order[1:][same]] = True
+        del order
         if repeated.any():
             r_files, r_bytes = int(repeated.sum()), int(raw[repeated].sum())
             st["passed_filters"]["files"] -= r_files
@@ -451,8 +463,6 @@ def gather(
             log.warning("%s: %d doc_ids repeated in later parts: counted duplicate_id", lang,
                         r_files)  # fmt: skip
         # the cap: the longest prefix in key order that fits (CapSelector's choice)
-        hi = t.column("sel_hi").to_numpy()
-        lo = t.column("sel_lo").to_numpy()
         cand = np.flatnonzero(~repeated)
         by_key = cand[np.lexsort((lo[cand], hi[cand]))]
         m = len(by_key)
@@ -461,12 +471,13 @@ def gather(
         keep = np.zeros(n, dtype=bool)
         keep[by_key[:m]] = True
         cutoff = None if m == len(by_key) else [int(hi[by_key[m]]), int(lo[by_key[m]])]
-        parts_of = t.column("part").to_numpy()
-        ids = t.column("doc_id")
+        del by_key, cand
+        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         rep_ids: dict[str, list[str]] = {}
-        for k in np.unique(parts_of[repeated]).tolist():
-            sel = repeated & (parts_of == k)
-            rep_ids[parts[k]] = sorted(pc.filter(ids, pa.array(sel)).to_pylist())
+        for k in np.unique(part_of[repeated]).tolist():
+            rows = np.flatnonzero(repeated & (part_of == k)) - starts[k]
+            ids = pq.read_table(part_dirs[k] / f"{lang}.parquet", columns=["doc_id"]).column(0)
+            rep_ids[parts[k]] = sorted(ids.take(pa.array(rows)).to_pylist())
         selection[lang] = {"cutoff": cutoff, "repeated": rep_ids}
         st["kept"] = {"files": int(keep.sum()), "bytes": int(nb[keep].sum())}
         st["over_cap"] = {
@@ -475,16 +486,13 @@ def gather(
         }
         st["fallback_decoded"]["kept"] = int((keep & fb).sum())
         stats[lang] = st
-        agg = (
-            t.select(["origin", "n_bytes"])
-            .filter(pa.array(keep))
-            .group_by("origin")
-            .aggregate([("n_bytes", "sum"), ("n_bytes", "count")])
-        )
-        for row in agg.to_pylist():
-            kept_by_origin[str(row["origin"])][lang] = {
-                "files": row["n_bytes_count"], "bytes": row["n_bytes_sum"]
-            }  # fmt: skip
+        files = np.bincount(origin[keep], minlength=len(origins))
+        kept_bytes = np.bincount(origin[keep], weights=nb[keep], minlength=len(origins))
+        for name, code in origins.items():
+            if files[code]:
+                kept_by_origin[str(name)][lang] = {
+                    "files": int(files[code]), "bytes": int(kept_bytes[code])
+                }  # fmt: skip
     empty = [lang for lang in languages if not stats[lang]["kept"]["files"]]
     if empty:
         detail = "; ".join(
