@@ -303,6 +303,8 @@ def test_dry_run_has_stable_and_cooldown_jobs_under_the_same_run_names(tmp_path:
     assert trained == {r.name for r in runs}
     line = next(x for x in out.splitlines() if x.startswith("WSD branches:"))
     assert "9 stable runs + 24 cooldowns" in line
+    # Slurm: the stable runs are run jobs too (one per segment), counted with the runs
+    assert re.search(rf"Slurm submissions: {len(runs) + 9} run jobs", out), out[-3000:]
     # a cooldown reads its branch checkpoint and starts from it; the stable run writes it
     job = _job(out, "train_run", "mono/python/0.1B_d16K")
     assert "results/branches/mono/python/0.1B_d16K" in job["input"]
