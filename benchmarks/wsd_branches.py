@@ -148,7 +148,8 @@ def main() -> None:
             ]
         return {"seconds": seconds, "tokens": trained}
 
-    jobs = [(d, lang, s) for d in ("cosine", "wsd") for lang in args.languages for s in args.sizes]
+    # both designs of one cell after each other (a partial run compares like with like)
+    jobs = [(d, lang, s) for lang in args.languages for s in args.sizes for d in ("cosine", "wsd")]
     done = [cell(*job) for job in jobs]
     cost: dict[str, dict[str, float]] = {}
     for (design, _, _), c in zip(jobs, done, strict=True):
