@@ -165,7 +165,7 @@ def main() -> int:
         _row(
             "codescale default", f"{b}x{r}", "exact", t_def, texts, mb, cand_def, found_def, truth
         ),
-        f"| codescale dedup stage (exact + near, end to end) | {b}x{r} | exact | "
+        f"| codescale dedup stage (exact + near, end to end) | {b}x{r} | exact near t | "
         f"{t_stage[0]:.2f} | {t_stage[1]:.2f} | {len(texts) / t_stage[1]:.0f} | "
         f"{mb / t_stage[1]:.2f} | {stats['candidate_pairs']} | "
         f"removed {stats['docs_in'] - stats['docs_out']} | | |",
