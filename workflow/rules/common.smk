@@ -96,38 +96,13 @@ def corpus_paths():
     return [repo_path(p) for p in CORPUS["paths"]]
 
 
-def corpus_inputs(wildcards):
-    """What the corpus is made of, declared so that an added, removed or edited file reruns the
-    corpus: the registry source list, or the files `codescale corpus` reads, listed by its own
-    readers (the regular files with a study language's extension under each directory root;
-    the shard files, folders and globs expanded)."""
-    if CORPUS["source"] == "registry":
-        return [registry_list()]
-    try:
-        if CORPUS["source"] == "shards":
-            files = [str(f) for f in cs_readers.shard_files(corpus_paths())]
-        else:
-            items = [f"{k}={v}" for k, v in CORPUS["language_map"].items()]
-            ext_map = {**cs_readers.EXTENSION_LANGUAGE, **cs_readers.parse_language_map(items)[0]}
-            files = [
-                c.file
-                for c in cs_readers.read_directories(corpus_paths(), LANGS, ext_map)
-                if c.reason is None
-            ]
-        # a name that is not UTF-8 cannot go into Snakemake's lock file: the corpus reads such a
-        # file (named with \xNN escapes), it is just not declared
-        return [f for f in files if cs_readers.shown(f) == f]
-    except CodescaleError:
-        # A missing path or a glob that matches nothing: declared as it is, so Snakemake names
-        # it (an exception here would be dropped while the corpus outputs exist); an empty list
-        # reaches `codescale corpus`, which says so.
-        return corpus_paths()
-
-
 def _corpus_parts():
     """Part name -> its input files (codescale.data.corpus.part_groups over the files the
-    corpus reads, in the readers' order, about `corpus.part_mb` MiB each); the registry: one
-    part. A missing path: one part declared with the paths as they are (see corpus_inputs)."""
+    corpus reads, listed by its own readers, in their order, about `corpus.part_mb` MiB each),
+    declared so that an added, removed or edited file reruns its part; the registry: one part
+    (its source list). A missing path or a glob that matches nothing: one part declared with the
+    paths as they are, so Snakemake names it (an exception here would be dropped while the
+    corpus outputs exist); an empty list reaches `codescale corpus`, which says so."""
     if CORPUS["source"] == "registry":
         return {"p00000": [registry_list()]}
     items = [f"{k}={v}" for k, v in CORPUS["language_map"].items()]
@@ -147,6 +122,11 @@ def corpus_part_files(part):
     """The input files of one corpus part, declared (names that are not UTF-8 left out: they
     cannot go into Snakemake's lock file; the part reads them all the same)."""
     return [f for f in CORPUS_PART_FILES[part] if cs_readers.shown(f) == f]
+
+
+def corpus_inputs(wildcards=None):
+    """Every declared input file of the corpus (all parts')."""
+    return [f for part in CORPUS_PARTS for f in corpus_part_files(part)]
 
 
 def corpus_settings(*leave_out):
