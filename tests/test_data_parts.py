@@ -10,7 +10,9 @@ drops, a blob_id repeated in a later shard, and a cap that leaves some files ove
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -207,3 +209,39 @@ def test_part_errors_name_what_is_wrong(shards, tmp_path, capsys):
         main(["corpus-gather", "--parts", str(tmp_path / "none"), "--out-dir", str(tmp_path)]) == 2
     )
     assert "none: stats.json is missing" in capsys.readouterr().err
+
+
+def test_a_directory_corpus_in_parts_equals_one_process(tmp_path):
+    """Folders: regular files are cut into parts, symlinks (and special files) are counted by
+    the first part, names that are not UTF-8 are read by their part."""
+    src = tmp_path / "src"
+    shutil.copytree(Path(__file__).parent / "data" / "corpus", src)
+    repo = next(p for p in sorted(src.iterdir()) if p.is_dir())
+    (repo / "link.py").symlink_to(next(repo.rglob("*.*")))
+    with open(os.path.join(os.fsencode(repo), b"caf\xe9.py"), "w") as fh:
+        fh.write("def f(x):\n    return x + 1\n")
+    argv = ["--source", "directory", "--paths", str(src), "--languages", "python", "go"]
+    cap = ["--cap-bytes-per-language", "30000"]
+    assert main(["corpus", *argv, *cap, "--out-dir", str(tmp_path / "one")]) == 0
+    files = cs_corpus.input_files("directory", [str(src)], ["python", "go"],
+                                  readers.EXTENSION_LANGUAGE)  # fmt: skip
+    groups = cs_corpus.part_groups(files, 0.02)
+    assert len(groups) >= 4
+    for part in groups:
+        out = str(tmp_path / part)
+        assert main(["corpus", *argv, "--part", part, "--part-mb", "0.02", "--out-dir", out]) == 0
+    parts = [str(tmp_path / p) for p in groups]
+    gather = ["--parts", *parts, "--languages", "python", "go", "--out-dir", str(tmp_path / "g")]
+    assert main(["corpus-gather", *gather, *cap]) == 0
+    one = json.loads((tmp_path / "one" / "stats.json").read_text())
+    assert json.loads((tmp_path / "g" / "stats.json").read_text()) == one
+    assert one["python"]["symlink"]["files"] == 1 and one["python"]["non_utf8_names"]["files"] == 1
+    selection = json.loads((tmp_path / "g" / "selection.json").read_text())
+    for lang in ("python", "go"):
+        kept = []
+        for part in groups:
+            t = pq.read_table(tmp_path / part / f"{lang}.parquet")
+            mask = cs_corpus.selected(t, selection[lang], part)
+            kept += [i for i, k in zip(t.column("doc_id").to_pylist(), mask, strict=True) if k]
+        expected = pq.read_table(tmp_path / "one" / f"{lang}.parquet").column("doc_id")
+        assert sorted(kept) == sorted(expected.to_pylist())
