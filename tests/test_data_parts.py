@@ -209,6 +209,14 @@ def test_part_errors_name_what_is_wrong(shards, tmp_path, capsys):
         main(["corpus-gather", "--parts", str(tmp_path / "none"), "--out-dir", str(tmp_path)]) == 2
     )
     assert "none: stats.json is missing" in capsys.readouterr().err
+    plain = tmp_path / "plain.parquet"  # a corpus file of the one-process path: no keys
+    pq.write_table(pa.table({"doc_id": ["a"], "content": ["x = 1"], "n_bytes": [5]}), plain)
+    argv = ["--input", str(plain), "--lang", "go", "--part", "p00000"]
+    assert main(["dedup-signatures", *argv, "--output", str(tmp_path / "s.parquet")]) == 2
+    assert "plain.parquet: missing column(s) sel_hi, sel_lo" in capsys.readouterr().err
+    argv = ["--signatures", "a", "--corpus", "b", "c", "--removed", "r", "--stats", "s"]
+    assert main(["dedup-cluster", *argv]) == 2
+    assert "--corpus names 2 parts, --signatures 1" in capsys.readouterr().err
 
 
 def test_a_directory_corpus_in_parts_equals_one_process(tmp_path):
