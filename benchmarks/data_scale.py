@@ -3,9 +3,9 @@
 Runs the real workflow through `snakemake --until tokenize` (local executor) on a generated
 corpus of real-looking code and reads the `benchmark:` files of the data rules (logs/bench/RULE/
 ...tsv, one per job: wall seconds and max RSS). With a fixed `corpus.part_mb`, a bounded design
-keeps every per-part job's peak RSS flat across sizes (ratio 16x/1x about 1) while the total time
-of the per-part rules grows linearly (about 16); per-language gathers grow only with their small
-per-document records.
+keeps every per-part job's peak RSS flat across sizes (ratio 16x/1x about 1) while the total CPU
+time of the per-part rules grows linearly (about 16, plus a fixed start per job); per-language
+gathers grow only with their small per-document records.
 
 Corpus: a unit of Python files from the running Python's standard library (0.5-64 KB each,
 sorted, about --unit-mb), copied `scale` times; copy c > 0 renames every identifier (`name_c`),
@@ -15,7 +15,7 @@ at every size. 8 files per repository. One language (python) keeps the 16x run a
 on 2 CPUs.
 
     OMP_NUM_THREADS=1 nice python benchmarks/data_scale.py [--unit-mb 1] [--part-mb 1]
-        [--scales 1 4 16] [--workdir /tmp/data-scale] [--json out.json]
+        [--scales 1 4 16] [--workdir /tmp/data-scale] [--json out.json] [--reread out.json]
 """
 
 from __future__ import annotations
@@ -121,15 +121,19 @@ def config(corpus_dir: Path, part_mb: float) -> dict:
     return cfg
 
 
-def read_bench(workdir: Path) -> dict[str, list[tuple[float, float]]]:
-    """rule -> [(seconds, max_rss MB)] of every job's benchmark file."""
-    out: dict[str, list[tuple[float, float]]] = {}
+def _number(value: str) -> float:
+    return float(value) if value not in ("", "NA", "-") else float("nan")
+
+
+def read_bench(workdir: Path) -> dict[str, list[tuple[float, float, float]]]:
+    """rule -> [(wall s, max_rss MB, CPU s)] of every job's benchmark file."""
+    out: dict[str, list[tuple[float, float, float]]] = {}
     for tsv in sorted((workdir / "logs/bench").rglob("*.tsv")):
         rule = tsv.relative_to(workdir / "logs/bench").parts[0]
         with open(tsv) as fh:
             row = next(csv.DictReader(fh, delimiter="\t"))
-        rss = float(row["max_rss"]) if row["max_rss"] not in ("", "NA", "-") else float("nan")
-        out.setdefault(rule, []).append((float(row["s"]), rss))
+        job = (_number(row["s"]), _number(row["max_rss"]), _number(row["cpu_time"]))
+        out.setdefault(rule, []).append(job)
     return out
 
 
@@ -153,16 +157,19 @@ def run_scale(files: list[Path], scale: int, args: argparse.Namespace) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    """Per rule: jobs, max per-job RSS (MB) and total job seconds at each scale, and 16x/1x."""
+    """Per rule: jobs, max per-job RSS (MB) and total job CPU seconds at each scale, and the
+    ratios last/first scale. CPU time, not wall time: on shared cores a job's wall time is
+    mostly waiting (the total wall time of the Snakemake run is the last line)."""
     scales = [r["scale"] for r in results]
     rules = list(dict.fromkeys(rule for r in results for rule in r["jobs"]))
     head = ["rule"] + [f"jobs {s}x" for s in scales] + [f"RSS MB {s}x" for s in scales]
-    head += [f"time s {s}x" for s in scales] + [f"RSS {scales[-1]}x/{scales[0]}x", "time ratio"]
+    head += [f"CPU s {s}x" for s in scales]
+    head += [f"RSS {scales[-1]}x/{scales[0]}x", f"CPU {scales[-1]}x/{scales[0]}x"]
     rows = []
     for rule in rules:
         per = [r["jobs"].get(rule, []) for r in results]
-        rss = [max((m for _, m in p), default=float("nan")) for p in per]
-        sec = [sum(s for s, _ in p) for p in per]
+        rss = [max((job[1] for job in p), default=float("nan")) for p in per]
+        sec = [sum(job[2] for job in p) for p in per]
         rows.append(
             [rule]
             + [str(len(p)) for p in per]
@@ -189,7 +196,16 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", default="/tmp/data-scale")
     parser.add_argument("--json", help="also write the measurements here")
+    parser.add_argument(
+        "--reread", help="a --json of an earlier run: read its workdir's benchmark files again"
+    )
     args = parser.parse_args()
+    if args.reread:
+        results = json.loads(Path(args.reread).read_text())
+        for res in results:
+            res["jobs"] = read_bench(Path(args.workdir) / f"x{res['scale']}")
+        print(table(results))
+        return
     files = unit_files(args.unit_mb)
     results = []
     for scale in args.scales:
