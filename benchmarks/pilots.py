@@ -56,15 +56,32 @@ def short(n: int) -> str:
     return str(n)
 
 
-def run_name(a: argparse.Namespace, lang: str, size: str, tokens: int, lr: float, batch: int,
-             seed: int, threads: int) -> str:
+def run_name(
+    a: argparse.Namespace,
+    lang: str,
+    size: str,
+    tokens: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    threads: int,
+) -> str:
     tag = f"{a.tag}/" if a.tag else ""
-    return (f"{tag}{lang}/{size}_d{short(tokens)}_b{batch}_lr{lr:g}_s{seed}_L{a.seq_len}"
-            f"_t{threads}")
+    if a.chunk_shuffle:
+        tag += "shuf/"
+    return f"{tag}{lang}/{size}_d{short(tokens)}_b{batch}_lr{lr:g}_s{seed}_L{a.seq_len}_t{threads}"
 
 
-def train_one(a: argparse.Namespace, lang: str, size: str, tokens: int, lr: float, batch: int,
-              seed: int, threads: int) -> dict:
+def train_one(
+    a: argparse.Namespace,
+    lang: str,
+    size: str,
+    tokens: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    threads: int,
+) -> dict:
     """Train (if not cached) and score one pilot run; returns its record."""
     name = run_name(a, lang, size, tokens, lr, batch, seed, threads)
     out = Path(a.out) / name
@@ -76,21 +93,58 @@ def train_one(a: argparse.Namespace, lang: str, size: str, tokens: int, lr: floa
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     t0, c0 = time.time(), child_cpu()
     subprocess.run(
-        [str(BIN / "codescale"), "mixture", "--run", name,
-         "--source", f"{lang}={tok / lang / 'train'}:1.0", "--tokens", str(tokens),
-         "--seed", str(seed), "--seq-len", str(a.seq_len), "--out", str(out / "mixture.json")],
-        check=True, env=env, capture_output=True,
+        [
+            str(BIN / "codescale"),
+            "mixture",
+            "--run",
+            name,
+            "--source",
+            f"{lang}={tok / lang / 'train'}:1.0",
+            "--tokens",
+            str(tokens),
+            "--seed",
+            str(seed),
+            "--seq-len",
+            str(a.seq_len),
+            "--out",
+            str(out / "mixture.json"),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
     )
     t1, c1 = time.time(), child_cpu()
     log = out / "train.log"
     with log.open("w") as fh:
+        train = [str(BIN / "codescale"), "train"]
+        if a.chunk_shuffle:  # the same trainer, with the pilot's chunk-level data order
+            train = [str(BIN / "python"), str(Path(__file__).resolve()), "_train_shuffled"]
         proc = subprocess.run(
-            [str(BIN / "codescale"), "train", "--mixture", str(out / "mixture.json"),
-             "--size", size, "--out-dir", str(out), "--checkpoint-dir", str(out / "ckpt"),
-             "--val", f"{lang}={tok / lang / 'validation'}", "--batch-size", str(batch),
-             *(["--lr", str(lr)] if lr > 0 else []), "--checkpoint-every", "0", "--max-val-tokens", "4096",
-             "--threads", str(threads)],
-            env=env, stdout=fh, stderr=subprocess.STDOUT,
+            [
+                *train,
+                "--mixture",
+                str(out / "mixture.json"),
+                "--size",
+                size,
+                "--out-dir",
+                str(out),
+                "--checkpoint-dir",
+                str(out / "ckpt"),
+                "--val",
+                f"{lang}={tok / lang / 'validation'}",
+                "--batch-size",
+                str(batch),
+                *(["--lr", str(lr)] if lr > 0 else []),
+                "--checkpoint-every",
+                "0",
+                "--max-val-tokens",
+                "4096",
+                "--threads",
+                str(threads),
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     if proc.returncode:
         sys.exit(f"train failed for {name}: see {log}")
@@ -99,18 +153,61 @@ def train_one(a: argparse.Namespace, lang: str, size: str, tokens: int, lr: floa
     perdoc = score_docs(out, tok, lang, threads)
     t3 = time.time()
     rec = {
-        "name": name, "lang": lang, "size": size, "tokens": tokens, "lr": lr, "batch": batch,
-        "seed": seed, "threads": threads, "seq_len": a.seq_len, "tag": a.tag,
+        "name": name,
+        "lang": lang,
+        "size": size,
+        "tokens": tokens,
+        "lr": lr,
+        "batch": batch,
+        "seed": seed,
+        "threads": threads,
+        "seq_len": a.seq_len,
+        "tag": a.tag,
         "lr_used": json.loads((out / "config.json").read_text())["train"]["lr"],
-        "N": metrics["N"], "flops": metrics["flops"], "steps": metrics["steps"],
-        "train_time_s": metrics["wall_time_s"], "tokens_per_s": metrics["tokens_per_s"],
-        "mixture_proc_s": t1 - t0, "train_proc_s": t2 - t1, "score_s": t3 - t2,
-        "mixture_cpu_s": c1 - c0, "train_cpu_s": c2 - c1,
-        "loadavg": os.getloadavg()[0], "val_loss": metrics["val_loss"][lang],
-        "final_train_loss": metrics["final_train_loss"], "test": perdoc,
+        "N": metrics["N"],
+        "flops": metrics["flops"],
+        "steps": metrics["steps"],
+        "train_time_s": metrics["wall_time_s"],
+        "tokens_per_s": metrics["tokens_per_s"],
+        "mixture_proc_s": t1 - t0,
+        "train_proc_s": t2 - t1,
+        "score_s": t3 - t2,
+        "mixture_cpu_s": c1 - c0,
+        "train_cpu_s": c2 - c1,
+        "loadavg": os.getloadavg()[0],
+        "val_loss": metrics["val_loss"][lang],
+        "final_train_loss": metrics["final_train_loss"],
+        "test": perdoc,
     }
     rec_path.write_text(json.dumps(rec))
     return rec
+
+
+def train_shuffled(argv: list[str]) -> None:
+    """`codescale train` with one change to the data order (a pilot, not the product): each
+    source's epoch of packed chunks is visited in a seeded random permutation instead of in
+    stream order. In stream order a batch of B sequences is B*L consecutive tokens, i.e. one
+    file, and consecutive steps walk through that file; permuted, every batch samples the whole
+    epoch. A run of D tokens still sees a subset of what a run of 2D tokens sees (the first D/L
+    chunks of the same permutation)."""
+    from codescale import cli
+    from codescale.train import sampler as smp
+
+    orig_slot = smp.MixtureSampler.slot
+    perms: dict[tuple[int, int, int], np.ndarray] = {}
+
+    def slot(self, i: int) -> tuple[int, int]:
+        s, j = orig_slot(self, i)
+        src = self.sources[s]
+        n = max(1, (src.unique - 1) // self.seq_len)  # whole chunks per epoch
+        e, k = divmod(j, n)
+        key = (id(self), s, e)
+        if key not in perms:
+            perms[key] = np.random.default_rng([src.seed, s, e, 7]).permutation(n)
+        return s, e * n + int(perms[key][k])
+
+    smp.MixtureSampler.slot = slot
+    sys.exit(cli.main(["train", *argv]))
 
 
 def child_cpu() -> float:
@@ -138,7 +235,7 @@ def score_docs(run_dir: Path, tok: Path, lang: str, threads: int) -> dict:
         owner += [i] * len(w)
     sums = score_windows(model, windows, 32, 0, torch.device("cpu"))  # one batched pass
     nats, ntok = [0.0] * len(shard), [0] * len(shard)
-    for i, s, (_, t) in zip(owner, sums, windows):
+    for i, s, (_, t) in zip(owner, sums, windows, strict=True):
         nats[i] += float(s)
         ntok[i] += len(t)
     return {"nats": nats, "n_tokens": ntok}
@@ -163,8 +260,10 @@ def cmd_data(a: argparse.Namespace) -> None:
     from codescale.train.sampler import MixtureSampler
 
     tok = Path(a.tokens_dir)
-    print("| language | train docs | train tokens | bytes/token | largest doc (tokens, share) "
-          "| its stream offset (seed 0) | test docs | test tokens | test top doc share |")
+    print(
+        "| language | train docs | train tokens | bytes/token | largest doc (tokens, share) "
+        "| its stream offset (seed 0) | test docs | test tokens | test top doc share |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for lang in a.langs:
         tr, te = Shard(tok / lang / "train"), Shard(tok / lang / "test")
@@ -173,18 +272,34 @@ def cmd_data(a: argparse.Namespace) -> None:
         plan_path = Path(a.out) / "_data" / f"{lang}.json"
         plan_path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [str(BIN / "codescale"), "mixture", "--run", f"data/{lang}",
-             "--source", f"{lang}={tok / lang / 'train'}:1.0", "--tokens", str(tr.n_tokens),
-             "--seed", "0", "--seq-len", str(a.seq_len), "--out", str(plan_path)],
-            check=True, capture_output=True,
+            [
+                str(BIN / "codescale"),
+                "mixture",
+                "--run",
+                f"data/{lang}",
+                "--source",
+                f"{lang}={tok / lang / 'train'}:1.0",
+                "--tokens",
+                str(tr.n_tokens),
+                "--seed",
+                "0",
+                "--seq-len",
+                str(a.seq_len),
+                "--out",
+                str(plan_path),
+            ],
+            check=True,
+            capture_output=True,
         )
         sampler = MixtureSampler(json.loads(plan_path.read_text()), a.seq_len)
         lo, hi = stream_offset(sampler, lang, big)
         offset = f"{lo}-{hi}"
         tlens = np.diff(te.offsets)
-        print(f"| {lang} | {len(tr)} | {tr.n_tokens} | {tr.meta['n_bytes'] / tr.n_tokens:.2f} | "
-              f"{lens[big]} ({lens[big] / tr.n_tokens:.0%}) | {offset} | {len(te)} | "
-              f"{te.n_tokens} | {tlens.max() / te.n_tokens:.0%} |")
+        print(
+            f"| {lang} | {len(tr)} | {tr.n_tokens} | {tr.meta['n_bytes'] / tr.n_tokens:.2f} | "
+            f"{lens[big]} ({lens[big] / tr.n_tokens:.0%}) | {offset} | {len(te)} | "
+            f"{te.n_tokens} | {tlens.max() / te.n_tokens:.0%} |"
+        )
 
 
 def stream_offset(sampler, lang: str, doc: int) -> tuple[int, int]:
@@ -202,8 +317,9 @@ def cmd_throughput(a: argparse.Namespace) -> None:
     for threads in a.threads:
         for size in a.sizes:
             for batch in a.batch:
-                recs.append(train_one(a, a.langs[0], size, count(a.tokens[0]), a.lr[0], batch,
-                                      0, threads))
+                recs.append(
+                    train_one(a, a.langs[0], size, count(a.tokens[0]), a.lr[0], batch, 0, threads)
+                )
     print_throughput(recs, a.out)
 
 
@@ -221,9 +337,11 @@ def print_throughput(recs: list[dict], out: str) -> None:
     that ran while the other sessions left the core alone: the nearest to a quiet machine)."""
     from codescale.model import presets
 
-    print("| size | d_model x layers | N | FLOPs/token | batch | threads | steps "
-          "| tokens/s mean | tokens/s p90 step | GFLOP/s p90 | % of peak (90/thread) "
-          "| train process CPU s | of which training s | load |")
+    print(
+        "| size | d_model x layers | N | FLOPs/token | batch | threads | steps "
+        "| tokens/s mean | tokens/s p90 step | GFLOP/s p90 | % of peak (90/thread) "
+        "| train process CPU s | of which training s | load |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sorted(recs, key=lambda r: (r["threads"], presets.n_params(r["size"]), r["batch"])):
         s = presets.shape_of(r["size"])
@@ -231,11 +349,13 @@ def print_throughput(recs: list[dict], out: str) -> None:
         p90 = float(np.nanpercentile(step_rates(out, r["name"]), 90))
         gf = p90 * fpt / 1e9
         peak = CORE_PEAK_GFLOPS * r["threads"]
-        print(f"| {r['size']} | {s.d_model}x{s.n_layers} | {r['N']} | {fpt / 1e6:.2f}M | "
-              f"{r['batch']} | {r['threads']} | {r['steps']} | {r['tokens_per_s']:.0f} | "
-              f"{p90:.0f} | {gf:.1f} | {100 * gf / peak:.1f} | "
-              f"{r.get('train_cpu_s', float('nan')):.1f} | {r['train_time_s']:.1f} | "
-              f"{r['loadavg']:.1f} |")
+        print(
+            f"| {r['size']} | {s.d_model}x{s.n_layers} | {r['N']} | {fpt / 1e6:.2f}M | "
+            f"{r['batch']} | {r['threads']} | {r['steps']} | {r['tokens_per_s']:.0f} | "
+            f"{p90:.0f} | {gf:.1f} | {100 * gf / peak:.1f} | "
+            f"{r.get('train_cpu_s', float('nan')):.1f} | {r['train_time_s']:.1f} | "
+            f"{r['loadavg']:.1f} |"
+        )
 
 
 def cmd_speed(a: argparse.Namespace) -> None:
@@ -256,30 +376,55 @@ def cmd_speed(a: argparse.Namespace) -> None:
         d, layers = (int(x) for x in spec.split("x"))
         heads = max(1, d // 16)
         shapes.append((spec, Shape(d, layers, heads, 3 * d)))
-    print("| shape | d_model x layers | N | FLOPs/token | batch | threads | tokens/s (best) "
-          "| GFLOP/s | % of peak (90 per thread) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| shape | d_model x layers | tokens per CPU s | N | FLOPs/token | batch | threads "
+        "| tokens/s (best wall) | GFLOP/s | % of peak (90 per thread) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for threads in a.threads:
         torch.set_num_threads(threads)
         for name, shape in shapes:
             for batch in a.batch:
-                cfg = {"vocab_size": a.vocab, "d_model": shape.d_model,
-                       "n_layers": shape.n_layers, "n_heads": shape.n_heads,
-                       "d_ff": shape.d_ff, "max_seq_len": a.seq_len}
-                args = argparse.Namespace(device="cpu", compile=False, batch_size=batch,
-                                          seq_len=a.seq_len, warmup_steps=3, steps=a.steps,
-                                          micro_batch_size=None, log_every=50)
+                cfg = {
+                    "vocab_size": a.vocab,
+                    "d_model": shape.d_model,
+                    "n_layers": shape.n_layers,
+                    "n_heads": shape.n_heads,
+                    "d_ff": shape.d_ff,
+                    "max_seq_len": a.seq_len,
+                }
+                args = argparse.Namespace(
+                    device="cpu",
+                    compile=False,
+                    batch_size=batch,
+                    seq_len=a.seq_len,
+                    warmup_steps=3,
+                    steps=a.steps,
+                    micro_batch_size=None,
+                    log_every=50,
+                )
                 g = torch.Generator().manual_seed(0)
-                batches = [torch.randint(0, a.vocab, (batch, a.seq_len + 1), generator=g)
-                           for _ in range(args.warmup_steps + args.steps)]
-                best = min(project(args, cfg, batches) for _ in range(a.repeats))
+                batches = [
+                    torch.randint(0, a.vocab, (batch, a.seq_len + 1), generator=g)
+                    for _ in range(args.warmup_steps + args.steps)
+                ]
+                walls, cpus = [], []
+                for _ in range(a.repeats):
+                    c0 = time.process_time()
+                    walls.append(project(args, cfg, batches))
+                    cpus.append(time.process_time() - c0)  # all threads, incl. warmup steps
+                best = min(walls)
                 tps = a.steps * batch * a.seq_len / best
+                steps_all = args.warmup_steps + args.steps
+                tpc = steps_all * batch * a.seq_len / min(cpus)
                 fpt = presets.flops_per_token(shape, a.vocab, a.seq_len)
                 gf = tps * fpt / 1e9
-                print(f"| {name} | {shape.d_model}x{shape.n_layers} | "
-                      f"{presets.n_params(shape)} | {fpt / 1e6:.2f}M | {batch} | {threads} | "
-                      f"{tps:.0f} | {gf:.1f} | {100 * gf / (CORE_PEAK_GFLOPS * threads):.1f} |",
-                      flush=True)
+                print(
+                    f"| {name} | {shape.d_model}x{shape.n_layers} | {tpc:.0f} | "
+                    f"{presets.n_params(shape)} | {fpt / 1e6:.2f}M | {batch} | {threads} | "
+                    f"{tps:.0f} | {gf:.1f} | {100 * gf / (CORE_PEAK_GFLOPS * threads):.1f} |",
+                    flush=True,
+                )
 
 
 # ----------------------------------------------------------------------------------------- grid
@@ -291,62 +436,109 @@ def cmd_grid(a: argparse.Namespace) -> None:
                 for lr in a.lr:
                     for batch in a.batch:
                         for seed in a.seeds:
-                            r = train_one(a, lang, size, count(tokens), lr, batch, seed,
-                                          a.threads[0])
+                            r = train_one(
+                                a, lang, size, count(tokens), lr, batch, seed, a.threads[0]
+                            )
                             recs.append(r)
-                            print(f"{r['name']}: test {test_loss(r):.4f} val {r['val_loss']:.4f}"
-                                  f" ({r['train_proc_s']:.0f} s)", flush=True)
+                            print(
+                                f"{r['name']}: test {test_loss(r):.4f} val {r['val_loss']:.4f}"
+                                f" ({r['train_proc_s']:.0f} s)",
+                                flush=True,
+                            )
     print_grid(recs)
 
 
+FIXED_TRAIN_CPU_S = 7.6  # CPU s of a `codescale train` process of 4 steps (imports, setup, save)
+
+
 def print_grid(recs: list[dict]) -> None:
-    print("| run | N | steps | test loss (nats/token) | val loss | train s | process s |")
-    print("|---|---|---|---|---|---|---|")
+    """Losses, and the training rate per CPU second: (process CPU s - the fixed 7.6 s measured on
+    4-step runs) against the run's FLOPs. CPU time, unlike wall time, barely depends on how many
+    other processes share the cores, so it estimates the rate of a job alone on its core."""
+    print(
+        "| run | N | steps | test loss (nats/token) | val loss | train wall s | process CPU s "
+        "| GFLOP per CPU s |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in recs:
-        print(f"| {r['name']} | {r['N']} | {r['steps']} | {test_loss(r):.4f} | "
-              f"{r['val_loss']:.4f} | {r['train_time_s']:.0f} | {r['train_proc_s']:.0f} |")
+        cpu = r.get("train_cpu_s")
+        rate = r["flops"] / 1e9 / (cpu - FIXED_TRAIN_CPU_S) if cpu and r["steps"] > 50 else None
+        print(
+            f"| {r['name']} | {r['N']} | {r['steps']} | {test_loss(r):.4f} | "
+            f"{r['val_loss']:.4f} | {r['train_time_s']:.0f} | "
+            f"{cpu if cpu is None else round(cpu, 1)} | {'' if rate is None else f'{rate:.1f}'} |"
+        )
 
 
 # ---------------------------------------------------------------------------------------- noise
+def boot_sigma(na: np.ndarray, nb: np.ndarray | None, nt: np.ndarray, rng, n: int = 2000) -> float:
+    """Bootstrap (over test documents) standard deviation of loss A - loss B on the same documents
+    (paired), or of loss A alone when nb is None. Documents are the unit: tokens of one file are
+    not independent draws."""
+    out = np.empty(n)
+    for k in range(n):
+        idx = rng.integers(0, len(nt), len(nt))
+        d = na[idx].sum() - (nb[idx].sum() if nb is not None else 0.0)
+        out[k] = d / max(nt[idx].sum(), 1)
+    return float(np.std(out))
+
+
 def cmd_noise(a: argparse.Namespace) -> None:
-    """Two noise sources of a loss difference the study must resolve, per language:
-    - evaluation subset: paired bootstrap over test documents of (loss A - loss B) for two runs
-      that differ by one size step, sigma scaled to an evaluation set of T tokens as sigma ~ 1/sqrt(T)
-      (documents are the sampling unit, so T counts whole documents);
-    - seeds: |loss(seed 0) - loss(seed 1)| of the same configuration on the same test split.
+    """Per language, the differences the study must resolve (each size step at the largest budget,
+    each budget step at the largest size) against two noises:
+    - evaluation: paired bootstrap sigma over test documents of (loss A - loss B), both models
+      scored on the same whole test split; sigma ~ 1/sqrt(tokens), so the test tokens needed for
+      |diff| > 2 sigma are T * (2 sigma / |diff|)^2. For contrast, the unpaired sigma of one loss.
+    - training seed: |loss(seed 0) - loss(seed 1)| of one configuration (seed = init + data order).
     """
-    recs = [r for r in load_all(a.out) if (not a.tag or r["tag"] == a.tag)]
-    by = {}
-    for r in recs:
-        by.setdefault((r["lang"], r["tokens"], r["lr"], r["batch"], r["seq_len"]), {}).setdefault(
-            (r["size"], r["seed"]), r)
-    rng = np.random.default_rng(0)
-    print("| language | runs compared | test docs | test tokens | loss difference | bootstrap "
-          "sigma | tokens for diff > 2 sigma | seed difference |")
-    print("|---|---|---|---|---|---|---|---|")
     from codescale.model import presets
 
-    for (lang, tokens, lr, batch, _), group in sorted(by.items()):
-        sizes = sorted({s for s, _ in group}, key=presets.n_params)
-        for lo, hi in zip(sizes, sizes[1:]):
-            if (lo, 0) not in group or (hi, 0) not in group:
-                continue
-            A, B = group[(lo, 0)], group[(hi, 0)]
+    recs = [r for r in load_all(a.out) if (not a.tag or r["name"].startswith(a.tag + "/"))]
+    groups: dict[tuple, dict] = {}
+    for r in recs:
+        key = (r["name"].rsplit("/", 2)[0], r["lang"], r["lr"], r["batch"], r["seq_len"])
+        groups.setdefault(key, {})[(r["size"], r["tokens"], r["seed"])] = r
+    rng = np.random.default_rng(0)
+    print(
+        "| data order | language | step | test docs | test tokens | loss diff | paired sigma "
+        "| tokens for diff > 2 sigma | unpaired sigma of one loss |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    seeds = []
+    for (prefix, lang, lr, batch, _), g in sorted(groups.items()):
+        order = "chunk-shuffled" if prefix.endswith("shuf") else "documents"
+        cells = {(s, t) for s, t, seed in g if seed == 0}
+        if not cells:
+            continue
+        dmax = max(t for _, t in cells)
+        smax = max((s for s, _ in cells), key=presets.n_params)
+        sizes = sorted({s for s, t in cells if t == dmax}, key=presets.n_params)
+        budgets = sorted({t for s, t in cells if s == smax})
+        steps = [((lo, dmax), (hi, dmax)) for lo, hi in zip(sizes, sizes[1:], strict=False)]
+        steps += [((smax, lo), (smax, hi)) for lo, hi in zip(budgets, budgets[1:], strict=False)]
+        for lo, hi in steps:
+            A, B = g[(*lo, 0)], g[(*hi, 0)]
             na, nb = np.asarray(A["test"]["nats"]), np.asarray(B["test"]["nats"])
             nt = np.asarray(A["test"]["n_tokens"])
-            diff = na.sum() / nt.sum() - nb.sum() / nt.sum()
-            boots = []
-            for _ in range(2000):
-                idx = rng.integers(0, len(nt), len(nt))
-                boots.append((na[idx].sum() - nb[idx].sum()) / max(nt[idx].sum(), 1))
-            sigma = float(np.std(boots))
-            need = nt.sum() * (2 * sigma / abs(diff)) ** 2 if diff else math.inf
-            seed = ""
-            for s in (lo, hi):
-                if (s, 1) in group:
-                    seed += f"{s}: {abs(test_loss(group[(s, 0)]) - test_loss(group[(s, 1)])):.4f} "
-            print(f"| {lang} | {lo}->{hi} D={short(tokens)} lr={lr:g} | {len(nt)} | {nt.sum()} | "
-                  f"{diff:+.4f} | {sigma:.4f} | {need:.0f} | {seed} |")
+            diff = float((na.sum() - nb.sum()) / nt.sum())
+            sig = boot_sigma(na, nb, nt, rng)
+            need = nt.sum() * (2 * sig / abs(diff)) ** 2 if diff else math.inf
+            print(
+                f"| {order} | {lang} | {lo[0]}/{short(lo[1])} -> {hi[0]}/{short(hi[1])} "
+                f"(lr {lr:g}, batch {batch}) | {len(nt)} | {nt.sum()} | {diff:+.4f} | "
+                f"{sig:.4f} | {need:.0f} | {boot_sigma(na, None, nt, rng):.4f} |"
+            )
+        for (s, t, seed), r in g.items():
+            if seed == 1 and (s, t, 0) in g:
+                seeds.append((order, lang, s, t, lr, test_loss(g[(s, t, 0)]), test_loss(r)))
+    print()
+    print("| data order | language | run | test loss seed 0 | seed 1 | difference |")
+    print("|---|---|---|---|---|---|")
+    for order, lang, s, t, lr, l0, l1 in sorted(seeds):
+        print(
+            f"| {order} | {lang} | {s}/{short(t)} lr {lr:g} | {l0:.4f} | {l1:.4f} | "
+            f"{l1 - l0:+.4f} |"
+        )
 
 
 def cmd_smklog(a: argparse.Namespace) -> None:
@@ -409,9 +601,13 @@ def cmd_predict(a: argparse.Namespace) -> None:
     langs = len(cfg["languages"])
     rates = {k: float(v) for k, v in (x.split("=") for x in a.rate)}
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([str(BIN / "codescale"), "plan", "--config", a.config,
-                        "--out", f"{tmp}/plan.csv"], check=True, capture_output=True)
-        rows = list(csv.DictReader(open(f"{tmp}/plan.csv")))
+        subprocess.run(
+            [str(BIN / "codescale"), "plan", "--config", a.config, "--out", f"{tmp}/plan.csv"],
+            check=True,
+            capture_output=True,
+        )
+        with open(f"{tmp}/plan.csv") as fh:
+            rows = list(csv.DictReader(fh))
     jobs, per_study = [], {}
     for r in rows:
         size = r["size"]
@@ -429,38 +625,102 @@ def cmd_predict(a: argparse.Namespace) -> None:
         st[3] += job
     run_wall = sum(jobs) / a.cores + max(jobs) * (1 - 1 / a.cores)
     total = a.data_s + run_wall + a.fit_s
-    print(f"{a.config}: {len(rows)} runs on {a.cores} cores (rates GFLOP/s {rates}, "
-          f"default {a.default_rate}; fixed s per run: train {a.train_fixed_s}, "
-          f"evaluate {a.eval_fixed_s})")
+    print(
+        f"{a.config}: {len(rows)} runs on {a.cores} cores (rates GFLOP/s {rates}, "
+        f"default {a.default_rate}; fixed s per run: train {a.train_fixed_s}, "
+        f"evaluate {a.eval_fixed_s})"
+    )
     print("| study | runs | training core-s | evaluation core-s | with fixed costs core-s |")
     print("|---|---|---|---|---|")
     for k, (n, t, e, j) in per_study.items():
         print(f"| {k} | {n} | {t:.0f} | {e:.0f} | {j:.0f} |")
-    print(f"data half {a.data_s:.0f} s + runs {run_wall:.0f} s + collect/fit/allocate/figures "
-          f"{a.fit_s:.0f} s = {total:.0f} s = {total / 60:.1f} min")
+    print(
+        f"data half {a.data_s:.0f} s + runs {run_wall:.0f} s + collect/fit/allocate/figures "
+        f"{a.fit_s:.0f} s = {total:.0f} s = {total / 60:.1f} min"
+    )
+
+
+def cmd_check(a: argparse.Namespace) -> None:
+    """The design's criterion on the pilots (seed 0, one lr and batch): per language, test loss at
+    the largest budget for each size (must fall with every size step) and at the largest size
+    for each budget (must fall with every budget step)."""
+    from codescale.model import presets
+
+    sizes = sorted(a.sizes, key=presets.n_params)
+    budgets = sorted(count(t) for t in a.tokens)
+    recs = {
+        (r["lang"], r["size"], r["tokens"]): r
+        for r in load_all(a.out)
+        if r["name"].startswith(a.tag + "/")
+        and r["seed"] == 0
+        and r["lr"] == a.lr[0]
+        and r["batch"] == a.batch[0]
+    }
+    head = [f"{s}/{short(budgets[-1])}" for s in sizes]
+    head += [f"{sizes[-1]}/{short(t)}" for t in budgets[:-1]]
+    print("| language | " + " | ".join(head) + " | falls with N | falls with D |")
+    print("|---|" + "---|" * (len(head) + 2))
+    for lang in a.langs:
+        by_n = [recs.get((lang, s, budgets[-1])) for s in sizes]
+        by_d = [recs.get((lang, sizes[-1], t)) for t in budgets]
+        cells = [f"{test_loss(r):.4f}" if r else "-" for r in by_n + by_d[:-1]]
+
+        def falls(rs: list) -> str:
+            if any(r is None for r in rs):
+                return "pending"
+            ls = [test_loss(r) for r in rs]
+            return "yes" if all(x > y for x, y in zip(ls, ls[1:], strict=False)) else "NO"
+
+        print(f"| {lang} | " + " | ".join(cells) + f" | {falls(by_n)} | {falls(by_d)} |")
 
 
 def cmd_table(a: argparse.Namespace) -> None:
-    recs = [r for r in load_all(a.out) if (not a.tag or r["tag"] == a.tag)]
+    recs = [r for r in load_all(a.out) if (not a.tag or r["name"].startswith(a.tag + "/"))]
     print_grid(recs)
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_train_shuffled":
+        train_shuffled(argv[1:])
+        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("command", choices=["data", "throughput", "speed", "grid", "noise", "table",
-                                        "smklog", "predict"])
+    p.add_argument(
+        "command",
+        choices=[
+            "data",
+            "throughput",
+            "speed",
+            "grid",
+            "noise",
+            "table",
+            "smklog",
+            "predict",
+            "check",
+        ],
+    )
     p.add_argument("--tokens-dir", default=str(ROOT / "results" / "tokens"))
     p.add_argument("--out", default=str(ROOT / "results" / "pilots" / "runs"))
     p.add_argument("--tag", default="", help="data-half label in run names (e.g. v1024)")
     p.add_argument("--langs", nargs="+", default=list(LANGS))
     p.add_argument("--sizes", nargs="+", default=["5K", "20K"])
     p.add_argument("--tokens", nargs="+", default=["200K"])
-    p.add_argument("--lr", nargs="+", type=float, default=[0.01],
-                   help="peak LR; 0 = the trainer's default from N (OLMo ladder)")
+    p.add_argument(
+        "--lr",
+        nargs="+",
+        type=float,
+        default=[0.01],
+        help="peak LR; 0 = the trainer's default from N (OLMo ladder)",
+    )
     p.add_argument("--batch", nargs="+", type=int, default=[8])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--threads", nargs="+", type=int, default=[1])
     p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument(
+        "--chunk-shuffle",
+        action="store_true",
+        help="train with chunk-permuted data order (pilot patch, see train_shuffled)",
+    )
     p.add_argument("--shapes", nargs="*", default=[], help="speed: extra d_model x layers")
     p.add_argument("--logs", nargs="*", default=[], help="smklog: Snakemake log files")
     p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"), help="predict")
@@ -476,9 +736,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=20, help="speed: timed steps per repeat")
     p.add_argument("--repeats", type=int, default=3, help="speed: best of this many")
     a = p.parse_args(argv)
-    {"data": cmd_data, "throughput": cmd_throughput, "grid": cmd_grid, "noise": cmd_noise,
-     "table": cmd_table, "speed": cmd_speed,
-     "smklog": cmd_smklog, "predict": cmd_predict}[a.command](a)
+    {
+        "data": cmd_data,
+        "throughput": cmd_throughput,
+        "grid": cmd_grid,
+        "noise": cmd_noise,
+        "table": cmd_table,
+        "speed": cmd_speed,
+        "smklog": cmd_smklog,
+        "predict": cmd_predict,
+        "check": cmd_check,
+    }[a.command](a)
 
 
 if __name__ == "__main__":
