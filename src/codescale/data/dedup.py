@@ -529,7 +529,7 @@ def _part_batches(path: str, columns: list[str], selection: dict[str, Any], part
             "--part`)"
         )
     start = 0
-    for batch in pf.iter_batches(batch_size=4096, columns=want):
+    for batch in pf.iter_batches(batch_size=1024, columns=want):  # <= 1024 x max_file_bytes
         t = pa.Table.from_batches([batch])
         # the row number in the part file: the cluster job reads uncertain candidates back
         t = t.append_column("row", pa.array(np.arange(start, start + t.num_rows, dtype=np.int64)))
