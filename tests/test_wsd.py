@@ -21,6 +21,7 @@ import torch
 import yaml
 from conftest import REPO, planned_jobs, snakemake
 from safetensors.torch import load_file
+from test_slurm import data_ready, slurm  # noqa: F401  (fixtures: the local Slurm, its data)
 from test_train import SEQ, _src, _train_args, corpus  # noqa: F401  (corpus: a fixture)
 
 import codescale.train.run as train_run
@@ -148,6 +149,7 @@ def test_cooldown_from_the_branch_equals_an_uninterrupted_wsd_run(branches: dict
         assert got["branch"]["step"] == branch and ref["branch"] is None
         assert got["branch"]["tokens"] == branch * BATCH * SEQ
         assert got["resumed_from_step"] is None and got["steps"] == ref["steps"] == steps
+        assert got["segments"] == 1 and got["stops"] == []  # this run's own job
         assert got["D"] == ref["D"] and got["final_train_loss"] == ref["final_train_loss"]
         assert got["val_loss"] == ref["val_loss"]
         a = load_file(str(root / "ref" / str(d) / "model.safetensors"))
@@ -325,3 +327,45 @@ def _job(out: str, rule: str, wildcards: str) -> dict[str, str]:
         ):
             return dict(re.findall(r"^\s+(\w+): (.*)$", block, re.M))
     raise AssertionError(f"no {rule} job with {wildcards} in the dry run")
+
+
+@pytest.mark.slurm
+@pytest.mark.slow  # the data half, then 3 Slurm jobs of 2 ranks: a few minutes
+def test_stable_run_and_cooldowns_are_slurm_jobs_with_the_planned_layout(
+    data_ready: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """On the real local Slurm (tests/test_slurm.py's fixtures): with wsd the stable run is one
+    2-rank job of its own, with the time limit its plan row books, and each budget's cooldown
+    the run's usual group job (mixture, training from the branch, evaluation) on 2 ranks."""
+    from test_slurm import copy_workdir, job_logs, run_snakemake, study_config, time_limits_min
+
+    workdir = copy_workdir(data_ready, tmp_path)
+    path = study_config(workdir / "study.yaml")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["train"]["schedule"] = "wsd"
+    cfg["studies"]["per_language"]["tokens"] = [40_000, 80_000]
+    path.write_text(yaml.safe_dump(cfg))
+    run_snakemake(workdir, path, "evaluate", timeout=1200)
+    (stable_log,) = job_logs(workdir, "train_stable_mono")
+    assert len(job_logs(workdir, "group_run")) == 2  # the two cooldowns' run jobs
+    resolved = cs_config.load(path)
+    rows = {r["run"]: r for r in plan.plan_study(resolved, study.expand(resolved))}
+    stable = rows["mono/python/5K_stable"]
+    assert time_limits_min(workdir, "train_stable_mono") == [
+        stable["runtime"] + stable["eval_runtime"]
+    ]
+    log = (workdir / "logs/train/mono/python/5K_stable.log").read_text()
+    assert "GLOBAL_RANK: 0" in log and "GLOBAL_RANK: 1" in log, stable_log.read_text()[-2000:]
+    for tokens, name in ((40_000, "5K_d40K"), (80_000, "5K_d80K")):
+        metrics = json.loads(
+            (workdir / f"results/runs/mono/python/{name}/metrics.json").read_text()
+        )
+        row = rows[f"mono/python/{name}"]
+        assert metrics["world_size"] == row["tasks"] == 2 and metrics["strategy"] == "ddp"
+        steps = steps_for(tokens, row["batch_size"], cfg["train"]["seq_len"])
+        assert metrics["branch"]["step"] == decay_start(steps, 0.2) and metrics["steps"] == steps
+        assert (workdir / f"results/eval/mono/python/{name}.json").exists()
+    assert not (workdir / "results/branches/mono/python").exists() or not list(
+        (workdir / "results/branches/mono/python").iterdir()
+    )  # temporary: deleted once both cooldowns are done

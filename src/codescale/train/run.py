@@ -478,13 +478,15 @@ def _run(args: argparse.Namespace) -> None:
         losses.load(info)
         extra = {k: info.get(k, extra[k]) for k in extra}
         set_rng_state(info["rng"])
-        if branched:
+        if branched:  # train time includes the stable part (tokens/s is the whole run's);
+            # stops and segments count this run's own jobs, the stable run's are in its metrics
             extra["branch"] = {
                 "step": start,
                 "tokens": start * batch * seq_len,
                 "checkpoint": str(args.init_from),
                 "stable_train_time_s": extra["train_time_s"],
             }
+            extra["stops"], extra["segments"] = [], 0
     if start < stop:
         extra["segments"] += 1
 
