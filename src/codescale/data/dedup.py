@@ -625,6 +625,15 @@ def run_cluster(args: argparse.Namespace) -> None:
     for path in [*args.signatures, *args.corpus]:
         if not Path(path).is_file():
             raise CodescaleError(f"input not found: {path}")
+    want = ["doc_id", "row", "n_bytes", "length", "exact_hi", "exact_lo", "has_shingles", "sig"]
+    want += [_band_column(k) for k in range(b)]
+    for path in args.signatures:
+        missing = [c for c in want if c not in pq.read_schema(path).names]
+        if missing:
+            raise CodescaleError(
+                f"{path}: missing column(s) {', '.join(missing)}: not the signature records of "
+                "this codescale and these --bands/--rows (rerun `codescale dedup-signatures`)"
+            )
     removed, stats = cluster(
         list(args.signatures), args.threshold, args.num_perm, b, list(args.corpus), args.ngram
     )
