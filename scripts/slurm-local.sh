@@ -41,7 +41,9 @@ if [ -f /etc/slurm/slurm.conf ]; then
     [ -n "$prev" ] && [ "$prev" != "$dir" ] && stop "$prev"
 fi
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))
-cpus=$(nproc)
+# the CPUs this process may use; `nproc` alone would obey OMP_NUM_THREADS (a 1-CPU node then
+# leaves every 2-rank job pending forever with reason PartitionConfig)
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=codescale-ci
 SlurmctldHost=localhost(127.0.0.1)
