@@ -39,6 +39,22 @@ DATA_SCALING = {
 # holds its own part whole, beside the language's repository table and band index it declares.
 DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs",
                  "dedup_language": "signatures"}  # fmt: skip
+# Inputs a job also loads whole, on top of what DATA_SIZED_BY sizes: (input name, MB of memory
+# per MB on disk). A split_train job joins its part's band keys against the language's whole
+# band index (int32 band, uint64 key, int64 doc: ~20 bytes a row in memory, ~10 on disk).
+DATA_HELD_WHOLE = {"split_train": ("index", 3.0)}
+
+
+def _input_mb(paths):
+    """MB on disk of one path or a list of them (a directory: every file under it)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    total = 0
+    for path in paths:
+        if os.path.isdir(path):
+            total += sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+        elif os.path.exists(path):
+            total += os.path.getsize(path)
+    return total / 2**20
 
 
 @functools.cache
@@ -92,17 +108,17 @@ def data_resources(name):
         return {}
     base, per_mb, mb_per_min = DATA_SCALING[name]
     sized_by = DATA_SIZED_BY.get(name)
+    held, held_per_mb = DATA_HELD_WHOLE.get(name, (None, 0.0))
 
     def size_mb(input):
-        if sized_by is None:
-            return input.size_mb
-        paths = getattr(input, sized_by)  # one file or a list of them
-        paths = [paths] if isinstance(paths, str) else list(paths)
-        return sum(os.path.getsize(p) for p in paths if os.path.exists(p)) / 2**20
+        return input.size_mb if sized_by is None else _input_mb(getattr(input, sized_by))
+
+    def held_mb(input):
+        return 0.0 if held is None else held_per_mb * _input_mb(getattr(input, held))
 
     return dict(
         mem_mb=lambda wildcards, input, attempt: int(
-            (base + per_mb * size_mb(input)) * (1 + 0.5 * (attempt - 1))
+            (base + per_mb * size_mb(input) + held_mb(input)) * (1 + 0.5 * (attempt - 1))
         ),
         runtime=lambda wildcards, input, attempt: min(
             int((10 + size_mb(input) / mb_per_min) * (1 + 0.5 * (attempt - 1))),
