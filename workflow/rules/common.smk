@@ -341,3 +341,13 @@ os.environ.update(
     CODESCALE_PART_MB=str(CORPUS["part_mb"]),
     CODESCALE_PARALLEL_DIR=repo_path(PAR["path"]) if PAR["path"] else "",
 )
+
+
+def dedup_args():
+    """The MinHash settings of every dedup job (signatures, cluster, filter), in one place."""
+    return flags(
+        ngram=DEDUP["ngram"],
+        num_perm=DEDUP["num_perm"],
+        threshold=DEDUP["threshold"],
+        seed=config["seed"],
+    )

@@ -3,15 +3,6 @@
 # kept documents per (language, part).
 
 
-def dedup_args():
-    return flags(
-        ngram=DEDUP["ngram"],
-        num_perm=DEDUP["num_perm"],
-        threshold=DEDUP["threshold"],
-        seed=config["seed"],
-    )
-
-
 rule dedup_signatures:
     """Exact hashes, MinHash signatures and LSH band keys of one part's kept documents."""
     input:
