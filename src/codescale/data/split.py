@@ -58,6 +58,44 @@ REMOVED_SCHEMA = pa.schema(
 )
 
 
+REMOVAL_REASONS = ("near_validation", "near_test", "reference")
+
+
+def _removed_table(
+    doc_ids: list[str], best: dict[int, tuple[float, str, str]], rows: list[int]
+) -> pa.Table:
+    """The removed training rows (`rows`, in doc_id order) with best[row] = (score, reason,
+    match): what both the one-job split and a split_train part write."""
+    return pa.table(
+        {
+            "doc_id": [doc_ids[i] for i in rows],
+            "reason": [best[i][1] for i in rows],
+            "match": [best[i][2] for i in rows],
+            "score": [best[i][0] for i in rows],
+        },
+        schema=REMOVED_SCHEMA,
+    )
+
+
+def _reference_counts(ref_sh: minhash.Shingles, n_rows: int, min_shingles: int) -> dict[str, int]:
+    """References read, and those long enough to decontaminate against (min_shingles)."""
+    used = int((ref_sh.sizes >= max(min_shingles, 1)).sum())
+    return {"rows": n_rows, "used": used, "too_short": int(len(ref_sh.sizes)) - used}
+
+
+def _params(
+    ngram: int, num_perm: int, threshold: float, b: int, r: int, min_shingles: int
+) -> dict[str, Any]:
+    return {
+        "ngram": ngram,
+        "num_perm": num_perm,
+        "threshold": threshold,
+        "bands": b,
+        "rows": r,
+        "min_reference_shingles": min_shingles,
+    }
+
+
 def assign_repos(
     repo_bytes: dict[str, int], fractions: dict[str, float], seed: int, lang: str
 ) -> dict[str, str]:
@@ -229,16 +267,7 @@ def split_table(
     keep = np.ones(len(doc_ids), dtype=bool)
     keep[removed_rows] = False
     out = {s: table.filter(pa.array((split_of == k) & keep)) for k, s in enumerate(SPLITS)}
-    removed = pa.table(
-        {
-            "doc_id": [doc_ids[i] for i in removed_rows],
-            "reason": [best[i][1] for i in removed_rows],
-            "match": [best[i][2] for i in removed_rows],
-            "score": [best[i][0] for i in removed_rows],
-        },
-        schema=REMOVED_SCHEMA,
-    )
-    reasons = ("near_validation", "near_test", "reference")
+    removed = _removed_table(doc_ids, best, removed_rows)
     stats: dict[str, Any] = {
         "lang": lang,
         "seed": seed,
@@ -258,23 +287,12 @@ def split_table(
                     "docs": sum(1 for i in removed_rows if best[i][1] == reason),
                     "bytes": int(sum(n_bytes[i] for i in removed_rows if best[i][1] == reason)),
                 }
-                for reason in reasons
+                for reason in REMOVAL_REASONS
             },
-            "references": {
-                "rows": len(ref_contents),
-                "used": int((ref_sh.sizes >= max(min_reference_shingles, 1)).sum()),
-                "too_short": int((ref_sh.sizes < max(min_reference_shingles, 1)).sum()),
-            },
+            "references": _reference_counts(ref_sh, len(ref_contents), min_reference_shingles),
             "candidate_pairs_near": len(pairs),
         },
-        "params": {
-            "ngram": ngram,
-            "num_perm": num_perm,
-            "threshold": threshold,
-            "bands": b,
-            "rows": r,
-            "min_reference_shingles": min_reference_shingles,
-        },
+        "params": _params(ngram, num_perm, threshold, b, r, min_reference_shingles),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return out, removed, stats
@@ -644,15 +662,7 @@ def split_train_part(
     keep = np.ones(len(doc_ids), dtype=bool)
     keep[removed_rows] = False
     n_bytes = np.asarray(train.column("n_bytes").to_numpy(zero_copy_only=False), dtype=np.int64)
-    removed = pa.table(
-        {
-            "doc_id": [doc_ids[i] for i in removed_rows],
-            "reason": [best[i][1] for i in removed_rows],
-            "match": [best[i][2] for i in removed_rows],
-            "score": [best[i][0] for i in removed_rows],
-        },
-        schema=REMOVED_SCHEMA,
-    )
+    removed = _removed_table(doc_ids, best, removed_rows)
     stats = {
         "input": str(docs_path),
         "train_docs_before": len(doc_ids),
@@ -661,25 +671,11 @@ def split_train_part(
             for reason in REMOVAL_REASONS
         },
         "candidate_pairs_near": n_pairs,
-        "references": {
-            "rows": len(ref_labels),
-            "used": int((ref_sh.sizes >= max(min_reference_shingles, 1)).sum()),
-            "too_short": int((ref_sh.sizes < max(min_reference_shingles, 1)).sum()),
-        },
-        "params": {
-            "ngram": ngram,
-            "num_perm": num_perm,
-            "threshold": threshold,
-            "bands": b,
-            "rows": r,
-            "min_reference_shingles": min_reference_shingles,
-        },
+        "references": _reference_counts(ref_sh, len(ref_labels), min_reference_shingles),
+        "params": _params(ngram, num_perm, threshold, b, r, min_reference_shingles),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return train.filter(pa.array(keep)), removed, stats
-
-
-REMOVAL_REASONS = ("near_validation", "near_test", "reference")
 
 
 def _index_file(index_dir: Path, name: str) -> Path:
