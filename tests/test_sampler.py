@@ -16,7 +16,7 @@ from codescale.errors import CodescaleError
 from codescale.train.hparams import HParams, batch_sequences, ladder_lr, lr_at
 from codescale.train.mixture import build_plan, parse_count, parse_source
 from codescale.train.module import StepBatches
-from codescale.train.sampler import PERIOD, MixtureSampler, schedule
+from codescale.train.sampler import PERIOD, ChunkOrder, MixtureSampler, schedule
 
 VOCAB = 65536
 
@@ -84,24 +84,44 @@ def test_sources_are_read_in_full_epochs_then_reshuffled(shards: dict[str, str])
     assert not np.array_equal(other, epoch0)
 
 
-def test_chunks_overlap_by_one_token_and_doc_ids_follow_documents(shards: dict[str, str]) -> None:
+def test_chunks_are_an_epochs_stride_l_windows_in_a_keyed_order(shards: dict[str, str]) -> None:
+    """Each sequence is L + 1 stream tokens at chunk_start; within one epoch the starts are a
+    permutation of 0, L, 2L, ... (every target once), not in stream order; doc ids follow
+    documents."""
+    L = 16
     sampler = MixtureSampler(_plan(shards, 1000))
     batch = sampler.sequences(0, 400)
-    per_source: dict[int, list[np.ndarray]] = {0: [], 1: []}
+    starts_of: dict[int, list[int]] = {0: [], 1: []}
     for row in range(400):
-        s, _ = sampler.slot(row)
-        per_source[s].append(batch.tokens[row])
-    for s, rows in per_source.items():
-        stream = np.concatenate([rows[0]] + [r[1:] for r in rows[1:]])
-        ref, starts = sampler.sources[s].read(0, len(stream))
-        np.testing.assert_array_equal(stream, ref)
-        # consecutive chunks share exactly one token
-        assert all(a[-1] == b[0] for a, b in zip(rows, rows[1:], strict=False))
+        s, j = sampler.slot(row)
+        pos = sampler.chunk_start(s, j)
+        toks, _ = sampler.sources[s].read(pos, L + 1)
+        np.testing.assert_array_equal(batch.tokens[row], toks)
+        starts_of[s].append(pos)
+    for s, starts in starts_of.items():
+        src = sampler.sources[s]
+        n = (src.unique - 1) // L
+        first = [p for p in starts if p < src.unique][:n]
+        if len(first) == n:  # a whole epoch drawn: every window once
+            assert sorted(first) == [k * L for k in range(n)]
+        assert starts[: min(8, n)] != sorted(starts[: min(8, n)])  # not in stream order
     # doc ids increase by one exactly where a document starts
     s, j = sampler.slot(5)
-    toks, starts = sampler.sources[s].read(j * 16, 17)
+    toks, starts = sampler.sources[s].read(sampler.chunk_start(s, j), L + 1)
     starts[0] = False
     np.testing.assert_array_equal(batch.doc_ids[5], np.cumsum(starts))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 1000, 4099])
+def test_chunk_order_is_a_keyed_bijection(n: int) -> None:
+    order = ChunkOrder(n, key=12345)
+    image = [order(k) for k in range(n)]
+    assert sorted(image) == list(range(n))
+    assert [ChunkOrder(n, key=12345)(k) for k in range(n)] == image  # a function of the key
+    if n >= 64:
+        assert image != list(range(n)) and image != [ChunkOrder(n, key=7)(k) for k in range(n)]
+    with pytest.raises(CodescaleError, match="outside"):
+        order(n)
 
 
 def test_unique_tokens_cap_repeats_the_stream_prefix(shards: dict[str, str]) -> None:

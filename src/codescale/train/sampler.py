@@ -7,9 +7,15 @@ resumed run needs nothing but the step number):
   seeded by (seed, crc32(source name), e); epochs are concatenated. With `unique_tokens = k` the
   stream is the first k tokens of epoch 0, repeated (the cap is checked k <= n_tokens when the plan
   is built, so the capped prefix never spans two epochs).
-- Source s's stream is cut into chunks j = stream[j*L : j*L + L + 1] (stride L, one token of
-  overlap, so every stream token is a prediction target exactly once: inputs chunk[:-1], targets
-  chunk[1:]). Chunks cross document boundaries (packing); documents end with <|endoftext|>.
+- Source s's stream is cut, epoch by epoch, into n = (unique - 1) // L chunks of L + 1 tokens at
+  stride L (one token of overlap, so every token of the epoch but its last < L + 1 is a prediction
+  target exactly once: inputs chunk[:-1], targets chunk[1:]). Chunks cross document boundaries
+  (packing); documents end with <|endoftext|>. The source's j-th chunk is chunk perm_e(k) of epoch
+  e, (e, k) = divmod(j, n): perm_e is a keyed pseudo-random bijection of [0, n) (ChunkOrder, O(1)
+  memory), so consecutive sequences of a source come from anywhere in the epoch. Without it a
+  batch of B sequences is B x L consecutive stream tokens, i.e. part of one file, and a small-batch
+  run ends fitted to the last files it saw (benchmarks/RESULTS.md "Default study pilots": two
+  seeds of one run 0.7-0.8 nats apart, 0.01-0.07 with the permutation).
 - Sequence slot i takes the next chunk of one source. The source of each slot follows a fixed
   periodic schedule of PERIOD slots: source s gets W_s = its weight apportioned to PERIOD slots
   (largest remainder), placed at the Sainte-Laguë times (j + 1/2) / W_s, so every prefix of the
@@ -139,6 +145,50 @@ class SourceStream:
         return out, starts
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def _mix64(x: int) -> int:
+    """splitmix64's finaliser: a 64-bit integer hash (Steele et al. 2014)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+class ChunkOrder:
+    """A keyed pseudo-random bijection of [0, n) with O(1) memory and O(1) evaluation.
+
+    A balanced 4-round Feistel network on 2h bits (2^2h >= n, so < 4n) is a bijection of
+    [0, 2^2h); cycle-walking (apply again until the value is < n) restricts it to a bijection of
+    [0, n) (Black & Rogaway 2002), < 4 rounds on average. A materialised permutation would cost
+    8 bytes per chunk: ~0.5 GB per source and rank at a 400 GB language.
+    """
+
+    ROUNDS = 4
+
+    def __init__(self, n: int, key: int):
+        if n < 1:
+            raise CodescaleError(f"a chunk order needs n >= 1, got {n}")
+        self.n = int(n)
+        bits = max(2, (self.n - 1).bit_length())
+        self.half = (bits + 1) // 2
+        self.mask = (1 << self.half) - 1
+        self.keys = [_mix64((int(key) & _MASK64) ^ (r * 0x2545F4914F6CDD1D)) for r in range(self.ROUNDS)]
+
+    def __call__(self, k: int) -> int:
+        if not 0 <= k < self.n:
+            raise CodescaleError(f"chunk {k} outside [0, {self.n})")
+        x = int(k)
+        while True:
+            left, right = x >> self.half, x & self.mask
+            for rk in self.keys:
+                left, right = right, left ^ (_mix64(rk ^ right) & self.mask)
+            x = (left << self.half) | right
+            if x < self.n:
+                return x
+
+
 @dataclass(frozen=True)
 class Batch:
     """Sequences [n, seq_len + 1] (inputs [:, :-1], targets [:, 1:]) and per-token document ids."""
@@ -160,6 +210,20 @@ class MixtureSampler:
             for s in plan["sources"]
         ]
         self.assign, self.index, self.shares = schedule([s["weight"] for s in plan["sources"]])
+        self._orders: OrderedDict[tuple[int, int], ChunkOrder] = OrderedDict()
+
+    def chunk_start(self, s: int, j: int) -> int:
+        """Stream position of source s's j-th chunk: chunk perm_e(k) of epoch e (module doc)."""
+        src = self.sources[s]
+        n = max(1, (src.unique - 1) // self.seq_len)
+        e, k = divmod(int(j), n)
+        order = self._orders.get((s, e))
+        if order is None:
+            key = (src.seed << 40) ^ (zlib.crc32(src.name.encode()) << 8) ^ (e * 0x9E3779B1)
+            order = self._orders[(s, e)] = ChunkOrder(n, key)
+            if len(self._orders) > 4 * len(self.sources):
+                self._orders.popitem(last=False)
+        return e * src.unique + order(k) * self.seq_len
 
     @property
     def names(self) -> list[str]:
@@ -178,7 +242,7 @@ class MixtureSampler:
         doc_ids = np.empty((count, L + 1), dtype=np.int32)
         for row in range(count):
             s, j = self.slot(start + row)
-            toks, starts = self.sources[s].read(j * L, L + 1)
+            toks, starts = self.sources[s].read(self.chunk_start(s, j), L + 1)
             starts[0] = False
             tokens[row] = toks
             doc_ids[row] = np.cumsum(starts)
