@@ -67,8 +67,6 @@ def run_name(
     threads: int,
 ) -> str:
     tag = f"{a.tag}/" if a.tag else ""
-    if a.chunk_shuffle:
-        tag += "shuf/"
     return f"{tag}{lang}/{size}_d{short(tokens)}_b{batch}_lr{lr:g}_s{seed}_L{a.seq_len}_t{threads}"
 
 
@@ -117,8 +115,6 @@ def train_one(
     log = out / "train.log"
     with log.open("w") as fh:
         train = [str(BIN / "codescale"), "train"]
-        if a.chunk_shuffle:  # the same trainer, with the pilot's chunk-level data order
-            train = [str(BIN / "python"), str(Path(__file__).resolve()), "_train_shuffled"]
         proc = subprocess.run(
             [
                 *train,
@@ -181,33 +177,6 @@ def train_one(
     }
     rec_path.write_text(json.dumps(rec))
     return rec
-
-
-def train_shuffled(argv: list[str]) -> None:
-    """`codescale train` with one change to the data order (a pilot, not the product): each
-    source's epoch of packed chunks is visited in a seeded random permutation instead of in
-    stream order. In stream order a batch of B sequences is B*L consecutive tokens, i.e. one
-    file, and consecutive steps walk through that file; permuted, every batch samples the whole
-    epoch. A run of D tokens still sees a subset of what a run of 2D tokens sees (the first D/L
-    chunks of the same permutation)."""
-    from codescale import cli
-    from codescale.train import sampler as smp
-
-    orig_slot = smp.MixtureSampler.slot
-    perms: dict[tuple[int, int, int], np.ndarray] = {}
-
-    def slot(self, i: int) -> tuple[int, int]:
-        s, j = orig_slot(self, i)
-        src = self.sources[s]
-        n = max(1, (src.unique - 1) // self.seq_len)  # whole chunks per epoch
-        e, k = divmod(j, n)
-        key = (id(self), s, e)
-        if key not in perms:
-            perms[key] = np.random.default_rng([src.seed, s, e, 7]).permutation(n)
-        return s, e * n + int(perms[key][k])
-
-    smp.MixtureSampler.slot = slot
-    sys.exit(cli.main(["train", *argv]))
 
 
 def child_cpu() -> float:
@@ -506,7 +475,9 @@ def cmd_noise(a: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     seeds = []
     for (prefix, lang, lr, batch, _), g in sorted(groups.items()):
-        order = "chunk-shuffled" if prefix.endswith("shuf") else "documents"
+        # Runs under <tag>/shuf/ used the pilots' chunk-shuffle patch (before the product sampler
+        # permuted chunks), mfb100k/<lang>/ the old document-order sampler, others the product's.
+        order = "chunk-shuffled" if prefix.endswith("shuf") else prefix.split("/")[0] or "-"
         cells = {(s, t) for s, t, seed in g if seed == 0}
         if not cells:
             continue
@@ -681,9 +652,6 @@ def cmd_table(a: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "_train_shuffled":
-        train_shuffled(argv[1:])
-        return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument(
         "command",
@@ -716,11 +684,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--threads", nargs="+", type=int, default=[1])
     p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument(
-        "--chunk-shuffle",
-        action="store_true",
-        help="train with chunk-permuted data order (pilot patch, see train_shuffled)",
-    )
     p.add_argument("--shapes", nargs="*", default=[], help="speed: extra d_model x layers")
     p.add_argument("--logs", nargs="*", default=[], help="smklog: Snakemake log files")
     p.add_argument("--config", default=str(ROOT / "config" / "config.yaml"), help="predict")

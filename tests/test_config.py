@@ -36,6 +36,10 @@ def test_shipped_configs_are_valid(name):
         ({"corpus": {"source": "ftp"}}, "config error at 'corpus.source'"),
         ({"split": {"validation": 0.6, "test": 0.5}}, "validation + test fractions"),
         ({"studies": {"per_language": {"sizes": ["3Q"], "tokens": [1]}}}, "unknown model size"),
+        ({"train": {"lr": {"2K": 0.01}}}, "no learning rate for size '5K', which 'studies.per"),
+        ({"train": {"lr": {"2K": 0.01, "5K": 0.01, "3Q": 0.1}}}, "at 'train.lr.3Q': unknown"),
+        ({"train": {"lr": {"2K": 0.01, "5K": -1}}}, "config error at 'train.lr.5K'"),
+        ({"train": {"lr": "fast"}}, "config error at 'train.lr'"),
     ],
 )
 def test_bad_config_names_the_key(patch, message):

@@ -97,6 +97,22 @@ def test_plan_target_builds_for_every_config(config, tmp_path):
     assert planned_jobs(proc.stdout + proc.stderr) == {"plan": 1}
 
 
+def test_a_learning_rate_per_size_reaches_each_training_job(tmp_path):
+    config = yaml.safe_load((REPO / "config/smoke.yaml").read_text())
+    config["train"]["lr"] = {"2K": 0.02, "5K": 0.005}
+    path = tmp_path / "lr.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = snakemake(tmp_path, "-n", "-p", "--configfile", str(path), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    calls = re.findall(r"codescale\S* train .*", proc.stdout)
+    lrs = {
+        re.search(r"--size (\S+)", c).group(1): re.search(r"--lr (\S+)", c).group(1) for c in calls
+    }
+    runs = study.expand(cs_config.load(path))
+    assert len(calls) == len(runs)
+    assert lrs == {"2K": "0.02", "5K": "0.005"}
+
+
 def test_a_run_outside_the_study_is_named_with_the_study_runs(tmp_path):
     target = "results/runs/mono/python/20K_d200K/metrics.json"  # a default-study run
     proc = snakemake(tmp_path, "-n", targets=(target,), timeout=300)

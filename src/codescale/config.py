@@ -104,6 +104,20 @@ def _check_cross_references(config: dict[str, Any]) -> None:
                 f"config error at 'studies.{where}': unknown model size {size!r}; "
                 f"known sizes: {', '.join(PRESETS)}"
             )
+    lr = config.get("train", {}).get("lr")
+    if isinstance(lr, dict):
+        for size in lr:
+            if size not in PRESETS:
+                raise CodescaleError(
+                    f"config error at 'train.lr.{size}': unknown model size; "
+                    f"known sizes: {', '.join(PRESETS)}"
+                )
+        for where, size in sizes:
+            if size not in lr:
+                raise CodescaleError(
+                    f"config error at 'train.lr': no learning rate for size {size!r}, "
+                    f"which 'studies.{where}' trains"
+                )
     pairing = studies.get("pairing", {})
     if pairing.get("enabled", True) and pairing and "python" not in languages:
         raise CodescaleError(

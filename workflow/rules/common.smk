@@ -8,6 +8,7 @@ from pathlib import Path
 from codescale.data import corpus as cs_corpus
 from codescale.data import readers as cs_readers
 from codescale.data import registry as cs_registry
+from codescale.train.hparams import configured_lr
 
 # The checkout, symlinks resolved: the same checkout reached through a symlinked home gives the
 # same paths, so nothing reruns (a relative config path is relative to it, whatever --directory).
@@ -258,12 +259,13 @@ def train_args(wildcards):
 
 def train_args_of(name):
     """`codescale train` options of a run, or of a stable run (WSD branches: train.smk)."""
+    size = STABLES[name].size if name in STABLES else run_spec(name).size
     return flags(
-        size=STABLES[name].size if name in STABLES else run_spec(name).size,
+        size=size,
         val=[f"{lang}={token_prefix(lang, 'validation')}" for lang in LANGS],
         seq_len=TRAIN["seq_len"],
         batch_size=run_resources(name)["batch_size"],  # the plan's global batch
-        lr=TRAIN["lr"],
+        lr=configured_lr(TRAIN["lr"], size),
         schedule=TRAIN["schedule"],
         warmup_fraction=TRAIN["warmup_fraction"],
         checkpoint_every=TRAIN["checkpoint_every"],

@@ -55,6 +55,24 @@ def ladder_lr(n_params: int) -> float:
     return LADDER_LR * (n_params / LADDER_N) ** (-1 / 3)
 
 
+def configured_lr(setting: float | dict[str, float] | None, size: str) -> float | None:
+    """The config's `train.lr` for model size `size` (a preset name such as "50K").
+
+    `setting` is one LR for every size, a mapping size -> LR, or None (the caller falls back to
+    `ladder_lr`). A per-size mapping exists because at tiny sizes one LR does not suit a 10x range
+    of N (the default study's pilots, benchmarks/RESULTS.md). Raises CodescaleError naming the size
+    when a mapping does not list it (config validation checks every trained size up front).
+    """
+    if not isinstance(setting, dict):
+        return setting
+    if size not in setting:
+        raise CodescaleError(
+            f"config error at 'train.lr': no learning rate for size {size!r} "
+            f"(listed: {', '.join(setting) or 'none'})"
+        )
+    return float(setting[size])
+
+
 def batch_sequences(n_params: int, seq_len: int, multiple: int = 1) -> int:
     """The ladder batch as a number of sequences of `seq_len`, rounded to a multiple of `multiple`.
 

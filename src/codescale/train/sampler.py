@@ -174,7 +174,9 @@ class ChunkOrder:
         bits = max(2, (self.n - 1).bit_length())
         self.half = (bits + 1) // 2
         self.mask = (1 << self.half) - 1
-        self.keys = [_mix64((int(key) & _MASK64) ^ (r * 0x2545F4914F6CDD1D)) for r in range(self.ROUNDS)]
+        self.keys = [
+            _mix64((int(key) & _MASK64) ^ (r * 0x2545F4914F6CDD1D)) for r in range(self.ROUNDS)
+        ]
 
     def __call__(self, k: int) -> int:
         if not 0 <= k < self.n:
