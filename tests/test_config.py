@@ -93,3 +93,17 @@ def test_run_names_are_stable_and_synergy_counts_match_the_paper():
     baseline = next(r for r in runs if r.name.startswith("synergy/go+go/"))
     assert baseline.tokens == 2 * baseline.unique_tokens["go"]
     assert study.fmt_count(1_500_000) == "1.5M" and study.fmt_count(64e9) == "64B"
+
+
+def test_allocation_seeds_add_named_runs_with_their_own_seed():
+    cfg = smoke()
+    cfg["seed"] = 3
+    cfg["studies"]["allocation"]["seeds"] = 2
+    alloc = [r for r in study.expand(cs_config.validate(cfg)) if r.study == "allocation"]
+    assert [(r.name, r.seed, r.strategy) for r in alloc] == [
+        ("allocation/uniform/2K_d24K", 3, "uniform"),
+        ("allocation/uniform/2K_d24K_s1", 4, "uniform"),
+        ("allocation/optimised/2K_d24K", 3, "optimised"),
+        ("allocation/optimised/2K_d24K_s1", 4, "optimised"),
+    ]
+    assert alloc[1].weights == alloc[0].weights and alloc[3].weights is None

@@ -11,6 +11,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import polars as pl
@@ -44,6 +45,7 @@ TABLE_STEMS = [
     "table2_translation_laws",
     "table3_multipl_e",
     "fits_per_language",
+    "allocation_measured",
 ]
 
 
@@ -174,10 +176,11 @@ def build_table(langs: list[str]) -> list[dict]:
                         )
                     )
     for kind, shift in (("uniform", 0.0), ("optimised", -0.03)):
-        run = f"allocation/{kind}/t2_d4M"
-        for lang in langs:
-            v = law(LAWS[lang], SIZES["t2"], BUDGETS["4M"]) + shift
-            rows.append(row(run, "allocation", "t2", "4M", "val_loss", v, lang=lang))
+        for seed, noise in ((0, 0.0), (1, 0.01)):  # two seeds of each (studies.allocation.seeds)
+            run = f"allocation/{kind}/t2_d4M" + ("_s1" if seed else "")
+            for lang in langs:
+                v = law(LAWS[lang], SIZES["t2"], BUDGETS["4M"]) + shift + noise
+                rows.append(row(run, "allocation", "t2", "4M", "val_loss", v, lang=lang, seed=seed))
     return rows
 
 
@@ -374,6 +377,46 @@ def test_allocation_figure_states_the_advice_and_its_reason(full: Path) -> None:
     assert "advice: uniform: the law failed its held-out check" in items["fig5"]["notes"]
     # these hand-written fits carry no frontier: Figure 1(d) says so instead of drawing nothing
     assert "no compute-optimal frontier in per_language.json" in items["fig1"]["notes"]
+
+
+def test_allocation_table_measures_the_difference_against_seed_noise(full: Path) -> None:
+    rows = read_csv(full / "tables/allocation_measured.csv")
+    base = mean([law(LAWS[lang], SIZES["t2"], BUDGETS["4M"]) for lang in LANGS3])
+    got = {(r["kind"], r["run"]): float(r["mean_val_loss"]) for r in rows}
+    assert got == pytest.approx(
+        {
+            ("uniform", "allocation/uniform/t2_d4M"): base,
+            ("uniform", "allocation/uniform/t2_d4M_s1"): base + 0.01,
+            ("optimised", "allocation/optimised/t2_d4M"): base - 0.03,
+            ("optimised", "allocation/optimised/t2_d4M_s1"): base - 0.02,
+        }
+    )
+    md = (full / "tables/allocation_measured.md").read_text()
+    # difference -0.03; pooled seed sd 0.00707, s.e. 0.00707 * sqrt(1/2 + 1/2); the fixture's law
+    # advised uniform, so no optimised allocation is claimed whatever the runs measured
+    assert "optimised - uniform = -0.0300 nats/token +- 0.0071 (1 s.e., 2 dof)" in md
+    assert "no optimised allocation is claimed" in md
+
+
+def test_allocation_verdicts_follow_the_noise() -> None:
+    from codescale.report.tables import allocation_comparison
+
+    def measured(uniform: list[float], optimised: list[float]) -> dict:
+        return {
+            kind: [(f"allocation/{kind}/r_s{k}", {"python": v, "go": v}) for k, v in enumerate(vs)]
+            for kind, vs in (("uniform", uniform), ("optimised", optimised))
+        }
+
+    advised = {"status": "optimised"}
+    worse = allocation_comparison(measured([3.0, 3.01], [3.1, 3.11]), advised)
+    assert worse["difference"] == pytest.approx(0.1) and worse["se"] == pytest.approx(0.00707, 1e-3)
+    assert "WORSE than uniform" in worse["verdict"] and "not reliable" in worse["verdict"]
+    better = allocation_comparison(measured([3.0, 3.01], [2.9, 2.91]), advised)
+    assert "measured better than uniform" in better["verdict"]
+    within = allocation_comparison(measured([3.0, 3.02], [3.0, 3.03]), advised)
+    assert "no difference beyond 2 standard errors" in within["verdict"]
+    one = allocation_comparison(measured([3.0], [2.9]), advised)
+    assert one["se"] is None and "noise is unknown" in one["verdict"]
 
 
 def test_direction_fits_recover_the_generating_law(full: Path) -> None:

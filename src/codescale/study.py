@@ -126,17 +126,19 @@ def expand(config: dict[str, Any]) -> list[Run]:
     if allocation and allocation.get("enabled", True):
         uniform = {lang: 1.0 / len(languages) for lang in languages}
         for strategy in ("uniform", "optimised"):
-            runs.append(
-                Run(
-                    _name("allocation", strategy, allocation["size"], int(allocation["tokens"])),
-                    "allocation",
-                    allocation["size"],
-                    int(allocation["tokens"]),
-                    uniform if strategy == "uniform" else None,
-                    seed,
-                    strategy=strategy,
+            name = _name("allocation", strategy, allocation["size"], int(allocation["tokens"]))
+            for k in range(int(allocation.get("seeds", 1))):
+                runs.append(
+                    Run(
+                        name + (f"_s{k}" if k else ""),
+                        "allocation",
+                        allocation["size"],
+                        int(allocation["tokens"]),
+                        uniform if strategy == "uniform" else None,
+                        seed + k,
+                        strategy=strategy,
+                    )
                 )
-            )
     return runs
 
 

@@ -54,6 +54,7 @@ TABLES = [
     "table2_translation_laws",
     "table3_multipl_e",
     "fits_per_language",
+    "allocation_measured",
 ]
 
 

@@ -657,31 +657,50 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
     fig, (ax, ax_pm) = plt.subplots(
         1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.7, 1]}, layout="constrained"
     )
-    measured = tables.allocation_losses(df)
+    by_seed = tables.allocation_losses(df)
+    cmp = tables.allocation_comparison(
+        by_seed, None if error_of(fits["allocation"]) else fits["allocation"].get("advice")
+    )
     colours = style.ALLOCATION_COLORS
-    means: dict[str, float] = {}
+    # per kind: {lang: mean over seeds}; error bars: the seeds' standard deviation (>= 2 seeds)
+    measured = {
+        kind: {lang: float(np.mean([m[lang] for _, m in runs])) for lang in runs[0][1]}
+        for kind, runs in by_seed.items()
+    }
+    means: dict[str, float] = {k: cmp[k]["mean"] for k in measured}
     if not measured:
         style.blank(ax, "no allocation runs in the collected table")
         notes.append("no allocation runs")
     else:
-        langs = ordered({lang for _, m in measured.values() for lang in m})
+        langs = ordered({lang for m in measured.values() for lang in m})
         cats = [*langs, "mean"]
         x = np.arange(len(cats))
         for k, kind in enumerate(("uniform", "optimised")):
             if kind not in measured:
                 notes.append(f"no allocation/{kind} run")
                 continue
-            run, m = measured[kind]
-            means[kind] = float(np.mean([m[lang] for lang in langs if lang in m]))
+            runs, m = by_seed[kind], measured[kind]
+            sds = [
+                float(np.std([r[lang] for _, r in runs], ddof=1)) if len(runs) > 1 else 0.0
+                for lang in langs
+            ]
+            sds.append(float(np.std(cmp[kind]["seed_means"], ddof=1)) if len(runs) > 1 else 0.0)
             vals = [m.get(lang, math.nan) for lang in langs] + [means[kind]]
-            ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, color=colours[kind], label=f"{kind} ({run})")
+            label = f"{kind} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            err = sds if len(runs) > 1 else None
+            ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, color=colours[kind], yerr=err, capsize=2,
+                   label=label)  # fmt: skip
         ax.set_xticks(x, [style.name(c) if c != "mean" else "mean" for c in cats])
         for tick, lang in zip(ax.get_xticklabels(), langs, strict=False):
             tick.set_color(style.color(lang))
         ax.legend(frameon=False, fontsize=7)
-        vals_all = [v for _, m in measured.values() for v in m.values()]
+        vals_all = [v for m in measured.values() for v in m.values()]
         lo, hi = min(vals_all), max(vals_all)
         ax.set_ylim(max(0.0, lo - 0.3 * (hi - lo + 1e-3)), hi + 0.25 * (hi - lo + 1e-3))
+        box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"}
+        ax.text(0.01, 0.02, textwrap.fill(cmp["verdict"], 90), transform=ax.transAxes,
+                fontsize=6, va="bottom", bbox=box)  # fmt: skip
+        notes.append(f"measured: {cmp['verdict']}")
     ax.set_ylabel(LOSS_LABEL)
     ax.set_title("(a) measured: uniform vs optimised allocation")
     paper = reference.allocation_experiment().get("fig6_average", {})
@@ -720,7 +739,7 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
             xs.append(p)
             ys.append(m)
             # per-language points: the law's prediction for each language under this allocation
-            measured_lang = measured[kind][1]
+            measured_lang = measured[kind]
             for lang, v in (per_lang_pred.get(kind) or {}).items():
                 if lang in measured_lang and isinstance(v, int | float):
                     ax_pm.scatter(float(v), measured_lang[lang], s=22, color=style.color(lang),
@@ -895,6 +914,8 @@ def _tables_for(item: str, df: pl.DataFrame, fits: dict[str, Any]) -> list[table
         from codescale.report.table3 import table3  # measured pass@1 when the study executed
 
         return [table3(df)]
+    if item == "fig6":
+        return [tables.allocation_table(df, fits["allocation"])]
     if item == "fits":
         return [tables.fits_table(fits["per_language"], fits.get("mixture_law"))]
     return []

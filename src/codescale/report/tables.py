@@ -202,19 +202,139 @@ def unseen_by_size(df: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out, schema=schema)
 
 
-def allocation_losses(df: pl.DataFrame) -> dict[str, tuple[str, dict[str, float]]]:
-    """Measured validation loss per language of the largest allocation run of each kind:
-    {uniform|optimised: (run, {lang: loss})}."""
+def allocation_losses(df: pl.DataFrame) -> dict[str, list[tuple[str, dict[str, float]]]]:
+    """Measured validation loss per language of each seed's run of each kind, at the largest
+    allocation (N, D): {uniform|optimised: [(run, {lang: loss}), ...]} in seed order."""
     alloc = df.filter((pl.col("study") == "allocation") & (pl.col("metric") == "val_loss"))
     alloc = alloc.filter(pl.col("lang").is_not_null())
-    out: dict[str, tuple[str, dict[str, float]]] = {}
+    out: dict[str, list[tuple[str, dict[str, float]]]] = {}
     for kind in ("uniform", "optimised"):
         sub = alloc.filter(pl.col("run").str.starts_with(f"allocation/{kind}/"))
-        run = largest_run(sub)
-        if run is not None:
-            rows = sub.filter(pl.col("run") == run)
-            out[kind] = (run, {r["lang"]: r["value"] for r in rows.iter_rows(named=True)})
+        top = largest_run(sub)
+        if top is None:
+            continue
+        sub = sub.join(sub.filter(pl.col("run") == top).select("N", "D").unique(), on=["N", "D"])
+        runs = sub.select("run", "seed").unique().sort("seed", "run")["run"].to_list()
+        out[kind] = [
+            (
+                run,
+                {
+                    r["lang"]: r["value"]
+                    for r in sub.filter(pl.col("run") == run).iter_rows(named=True)
+                },
+            )
+            for run in runs
+        ]
     return out
+
+
+def allocation_comparison(
+    measured: dict[str, list[tuple[str, dict[str, float]]]], advice: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The measured mean loss (nats/token, mean over languages) of the advised mixture vs the
+    uniform one, each over its seeds, and the difference's noise.
+
+    The noise is the seed-to-seed spread: the pooled standard deviation s of the per-seed mean
+    losses of the two kinds, so the difference's standard error is s sqrt(1/n_u + 1/n_o); it needs
+    >= 2 seeds of a kind (studies.allocation.seeds). The verdict says in words whether the advised
+    mixture measured better than uniform by more than 2 standard errors, worse by more than 2, or
+    neither; a law that advised staying uniform is reported as such (no "optimised" claim).
+    Returns {kind: {"runs", "seed_means", "mean"}, "difference", "se", "n_seeds", "verdict"}.
+    """
+    langs = (
+        set.intersection(*(set(m) for runs in measured.values() for _, m in runs))
+        if measured
+        else set()
+    )
+    out: dict[str, Any] = {}
+    for kind, runs in measured.items():
+        seed_means = [float(np.mean([m[lang] for lang in sorted(langs)])) for _, m in runs]
+        out[kind] = {
+            "runs": [r for r, _ in runs],
+            "seed_means": seed_means,
+            "mean": float(np.mean(seed_means)),
+        }
+    status = (advice or {}).get("status")
+    out["advice_status"] = status
+    out["difference"] = out["se"] = None
+    out["n_seeds"] = {k: len(v["seed_means"]) for k, v in out.items() if isinstance(v, dict)}
+    if "uniform" not in out or "optimised" not in out:
+        out["verdict"] = "not measured: the study lacks the uniform or the optimised run"
+        return out
+    u, o = out["uniform"]["seed_means"], out["optimised"]["seed_means"]
+    diff = out["optimised"]["mean"] - out["uniform"]["mean"]
+    out["difference"] = diff
+    dof = len(u) + len(o) - 2
+    if min(len(u), len(o)) >= 2:
+        pooled = math.sqrt(
+            (np.var(u, ddof=1) * (len(u) - 1) + np.var(o, ddof=1) * (len(o) - 1)) / dof
+        )
+        out["se"] = pooled * math.sqrt(1 / len(u) + 1 / len(o))
+    se = out["se"]
+    if status is not None and status != "optimised":
+        head = (
+            f"the law advised keeping the {status} mixture "
+            f"({(advice or {}).get('reason', 'no reason given')}), "
+            "so the 'optimised' run trains that mixture: no optimised allocation is claimed"
+        )
+    elif se is None:
+        head = (
+            "one seed per kind: the difference's noise is unknown "
+            "(set studies.allocation.seeds >= 2)"
+        )
+    elif diff < -2 * se:
+        head = "the advised mixture measured better than uniform by more than 2 standard errors"
+    elif diff > 2 * se:
+        head = (
+            "the advised mixture measured WORSE than uniform by more than 2 standard errors: "
+            "the law's advice is not reliable at this scale"
+        )
+    else:
+        head = "no difference beyond 2 standard errors between the advised mixture and uniform"
+    noise = f" +- {se:.4f} (1 s.e., {dof} dof)" if se is not None else ""
+    out["verdict"] = f"{head}; optimised - uniform = {diff:+.4f} nats/token{noise}"
+    return out
+
+
+def allocation_table(df: pl.DataFrame, allocation: dict[str, Any]) -> Table:
+    """Figure 6's measurement as a table: each seed's run of each kind, its mean validation loss,
+    and the difference advised - uniform with its seed noise and verdict."""
+    advice = None if error_of(allocation) else allocation.get("advice")
+    cmp = allocation_comparison(allocation_losses(df), advice)
+    rows = [
+        {"kind": kind, "run": run, "mean_val_loss": loss}
+        for kind in ("uniform", "optimised")
+        for run, loss in zip(
+            cmp.get(kind, {}).get("runs", []), cmp.get(kind, {}).get("seed_means", []), strict=True
+        )
+    ]
+    notes = [
+        "mean_val_loss: validation loss in nats/token, averaged over the languages every run was "
+        "scored on; one row per training seed (studies.allocation.seeds).",
+        f"Verdict: {cmp['verdict']}.",
+    ]
+    proportions = None if error_of(allocation) else allocation.get("proportions")
+    if proportions:
+        ci = (advice or {}).get("proportions_ci") or {}
+        notes.append(
+            f"Advice ({(advice or {}).get('status', '—')}), proportions with their 95% interval "
+            "over the law's bootstrap: "
+            + ", ".join(
+                f"{reference_name(lang)} {fmt(p, 3)}"
+                + (f" [{fmt(ci[lang][0], 2)}, {fmt(ci[lang][1], 2)}]" if lang in ci else "")
+                for lang, p in proportions.items()
+            )
+        )
+    warn = [cmp["verdict"]] if "WORSE" in cmp["verdict"] or cmp["se"] is None else []
+    return Table(
+        "allocation_measured",
+        "Figure 6 measured: advised vs uniform allocation",
+        ["kind", "run", "mean_val_loss"],
+        rows,
+        notes,
+        None,
+        warn,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
