@@ -2,15 +2,8 @@
 
 __version__ = "0.1.0"
 
-# The study's languages, in the paper's order. Every table, matrix and figure uses this order.
-LANGUAGES: tuple[str, ...] = ("python", "java", "javascript", "typescript", "csharp", "go", "rust")
+# The study's languages, in the paper's order (every table, matrix and figure uses this order),
+# and their display names: re-exported from the catalog, where a new language is added.
+from codescale.catalog import LANGUAGE_NAMES, LANGUAGES
 
-LANGUAGE_NAMES: dict[str, str] = {
-    "python": "Python",
-    "java": "Java",
-    "javascript": "JavaScript",
-    "typescript": "TypeScript",
-    "csharp": "C#",
-    "go": "Go",
-    "rust": "Rust",
-}
+__all__ = ["LANGUAGES", "LANGUAGE_NAMES", "__version__"]

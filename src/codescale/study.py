@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Run-level study names and pair formats: codescale.catalog (re-exported here).
+from codescale.catalog import ALLOCATION_STRATEGIES, PAIR_FORMATS, STUDIES
 from codescale.errors import CodescaleError
 
-STUDIES = ("mono", "synergy", "pairing", "allocation")
-PAIR_FORMATS = ("shuffled", "direct", "prompt")
+__all__ = ["PAIR_FORMATS", "STUDIES"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def expand(config: dict[str, Any]) -> list[Run]:
     allocation = studies.get("allocation")
     if allocation and allocation.get("enabled", True):
         uniform = {lang: 1.0 / len(languages) for lang in languages}
-        for strategy in ("uniform", "optimised"):
+        for strategy in ALLOCATION_STRATEGIES:
             name = _name("allocation", strategy, allocation["size"], int(allocation["tokens"]))
             for k in range(int(allocation.get("seeds", 1))):
                 runs.append(

@@ -5,6 +5,7 @@ import os
 import shlex
 from pathlib import Path
 
+from codescale import catalog as cs_catalog
 from codescale.data import corpus as cs_corpus
 from codescale.data import readers as cs_readers
 from codescale.data import registry as cs_registry
@@ -23,7 +24,7 @@ EVAL = config["evaluate"]
 PAIR_FORMATS = (
     config["studies"]
     .get("pairing", {})
-    .get("formats", ["shuffled", "direct", "prompt"])
+    .get("formats", list(cs_catalog.PAIR_FORMATS))
 )
 ALLOC_STUDY = config["studies"].get("allocation", {})
 
@@ -31,31 +32,14 @@ ALLOC_STUDY = config["studies"].get("allocation", {})
 TOKENIZER = f"{RESULTS}/tokenizer/tokenizer.json"
 HELDOUT = f"{RESULTS}/pairs/heldout.parquet"
 TRANSLATION_TEST = f"{RESULTS}/pairs/translation_test.parquet"
-ALLOCATION = f"{RESULTS}/fits/allocation.json"
-FITS = [
-    f"{RESULTS}/fits/{name}.json"
-    for name in ("per_language", "synergy", "translation", "mixture_law")
-]
+# Fit, figure and table file names: codescale.catalog (the figures command writes the same).
+ALLOCATION = f"{RESULTS}/fits/{cs_catalog.FIT_FILES['allocation']}"
+FITS = [f"{RESULTS}/fits/{cs_catalog.FIT_FILES[name]}" for name in cs_catalog.LAW_FITS]
 # The optimised allocation run is trained on proportions fitted from the other runs, so the table
 # the fits read leaves it out (no cycle); the final table has every run.
 FIT_RUNS = [name for name, run in RUNS.items() if run.weights is not None]
-FIGURES = [
-    "fig1_overview",
-    "fig2_per_language",
-    "fig3_translation_unseen",
-    "fig4_translation_directions",
-    "fig5_allocation",
-    "fig6_uniform_vs_optimised",
-    "table1_synergy",
-]
-TABLES = [
-    "table1_synergy",
-    "table2_translation_directions",
-    "table2_translation_laws",
-    "table3_multipl_e",
-    "fits_per_language",
-    "allocation_measured",
-]
+FIGURES = list(cs_catalog.FIGURES)
+TABLES = list(cs_catalog.TABLES)
 
 
 def flags(**options):

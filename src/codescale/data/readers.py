@@ -47,37 +47,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from codescale import LANGUAGE_NAMES, LANGUAGES
+from codescale import LANGUAGES
+
+# Extensions of source files (.d.ts/.min.js end in these too: the filters drop them by name) and
+# language-column values seen in code datasets: the study's one catalog of languages. Used here
+# and as readers.EXTENSION_LANGUAGE by the corpus stage, the registry reader and the rules.
+from codescale.catalog import EXTENSION_LANGUAGE as EXTENSION_LANGUAGE
+from codescale.catalog import SHARD_LANGUAGE_NAMES
 from codescale.errors import CodescaleError
-
-# Extensions of source files. .d.ts/.min.js end in these too: the filters drop them by name.
-EXTENSION_LANGUAGE: dict[str, str] = {
-    ".py": "python",
-    ".java": "java",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".cs": "csharp",
-    ".go": "go",
-    ".rs": "rust",
-}
-
-# Language-column (and StarCoderData folder) values seen in code datasets; The Stack v1/v2 use the
-# display names ("C#"), StarCoderData's folders are lower-case ("c-sharp").
-SHARD_LANGUAGE_NAMES: dict[str, str] = {
-    **{lang: lang for lang in LANGUAGES},
-    **{name.lower(): lang for lang, name in LANGUAGE_NAMES.items()},
-    "c-sharp": "csharp",
-    "cs": "csharp",
-    "py": "python",
-    "js": "javascript",
-    "ts": "typescript",
-    "golang": "go",
-    "rs": "rust",
-}
 
 # Logical shard columns -> column names tried in order (first present wins); corpus.columns (the
 # command line's --column LOGICAL=NAME) names one explicitly.

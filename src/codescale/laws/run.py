@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 
 from codescale import LANGUAGES
+from codescale.catalog import FIT_FILES
 from codescale.errors import CodescaleError
 from codescale.io import write_json
 from codescale.laws import chinchilla, mixture_law, synergy, translation
@@ -113,10 +114,10 @@ def fit_all(table, languages, n_bootstrap: int, seed: int, delta: float) -> dict
     except CodescaleError as err:
         mix = {"error": str(err), "tau": None}
     return {
-        "per_language.json": per_language,
-        "synergy.json": syn,
-        "translation.json": trans,
-        "mixture_law.json": mix,
+        FIT_FILES["per_language"]: per_language,
+        FIT_FILES["synergy"]: syn,
+        FIT_FILES["translation"]: trans,
+        FIT_FILES["mixture_law"]: mix,
     }
 
 

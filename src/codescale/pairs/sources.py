@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Our language -> HumanEval-X file-name language, and -> MBXP file name: codescale.catalog.
+from codescale.catalog import HUMANEVAL_X_FILES, MBXP_FILES
 from codescale.errors import CodescaleError
 
 
@@ -36,20 +38,6 @@ class Program:
     entry_point: str = ""
 
 
-HUMANEVAL_X_FILES = {  # our language -> file-name language
-    "python": "python",
-    "java": "java",
-    "javascript": "js",
-    "go": "go",
-    "rust": "rust",
-}
-MBXP_FILES = {
-    "python": "mbpp_release_v1.jsonl",
-    "java": "mbjp_release_v1.2.jsonl",
-    "javascript": "mbjsp_release_v1.2.jsonl",
-    "typescript": "mbtsp_release_v1.2.jsonl",
-    "csharp": "mbcsp_release_v1.2.jsonl",
-}
 _TASK_NUMBER = re.compile(r"^[A-Za-z]+/(\d+)$")
 
 

@@ -23,6 +23,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from codescale import LANGUAGES
+from codescale.catalog import FIGURE_STEMS, FIT_FILES, REPORT_ITEMS
 from codescale.errors import CodescaleError
 from codescale.io import write_json
 from codescale.report import reference, style, tables
@@ -31,13 +32,6 @@ from codescale.report.tables import error_of, ordered
 log = logging.getLogger(__name__)
 
 LOSS_LABEL = "validation loss (nats/token)"
-FIT_FILES = {
-    "per_language": "per_language.json",
-    "synergy": "synergy.json",
-    "translation": "translation.json",
-    "mixture_law": "mixture_law.json",
-    "allocation": "allocation.json",
-}
 
 
 def _heatmap(grid: np.ndarray, **kw: Any) -> Any:
@@ -839,13 +833,13 @@ def table1_figure(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Fi
 # CLI
 
 FIGURES: dict[str, tuple[str, Callable[..., tuple[Figure, list[str]]], tuple[str, ...]]] = {
-    "fig1": ("fig1_overview", fig1, ("per_language",)),
-    "fig2": ("fig2_per_language", fig2, ("per_language",)),
-    "fig3": ("fig3_translation_unseen", fig3, ()),
-    "fig4": ("fig4_translation_directions", fig4, ()),
-    "fig5": ("fig5_allocation", fig5, ("allocation",)),
-    "fig6": ("fig6_uniform_vs_optimised", fig6, ("allocation", "mixture_law")),
-    "table1": ("table1_synergy", table1_figure, ("synergy",)),
+    "fig1": (FIGURE_STEMS["fig1"], fig1, ("per_language",)),
+    "fig2": (FIGURE_STEMS["fig2"], fig2, ("per_language",)),
+    "fig3": (FIGURE_STEMS["fig3"], fig3, ()),
+    "fig4": (FIGURE_STEMS["fig4"], fig4, ()),
+    "fig5": (FIGURE_STEMS["fig5"], fig5, ("allocation",)),
+    "fig6": (FIGURE_STEMS["fig6"], fig6, ("allocation", "mixture_law")),
+    "table1": (FIGURE_STEMS["table1"], table1_figure, ("synergy",)),
 }
 TABLES: dict[str, tuple[str, ...]] = {
     "table1": ("synergy",),
@@ -853,7 +847,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "table3": (),
     "fits": ("per_language", "mixture_law"),
 }
-ITEMS = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "table1", "table2", "table3", "fits"]
+ITEMS = list(REPORT_ITEMS)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -20,28 +20,15 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatter  # noqa: E402
 
 from codescale import LANGUAGE_NAMES  # noqa: E402
+
+# Each language's colour and marker: codescale.catalog (one entry per language); the figures use
+# style.LANGUAGE_MARKERS.
+from codescale.catalog import LANGUAGE_COLORS  # noqa: E402
+from codescale.catalog import LANGUAGE_MARKERS as LANGUAGE_MARKERS  # noqa: E402
 from codescale.io import atomic_path  # noqa: E402
 
 DPI = 200
 
-LANGUAGE_COLORS: dict[str, str] = {
-    "python": "#0072B2",  # blue
-    "java": "#D55E00",  # vermillion
-    "javascript": "#E69F00",  # orange
-    "typescript": "#56B4E9",  # sky blue
-    "csharp": "#CC79A7",  # reddish purple
-    "go": "#009E73",  # bluish green
-    "rust": "#000000",  # black
-}
-LANGUAGE_MARKERS: dict[str, str] = {
-    "python": "o",
-    "java": "s",
-    "javascript": "^",
-    "typescript": "v",
-    "csharp": "D",
-    "go": "P",
-    "rust": "X",
-}
 # Pair formats and allocations get their own (Tol) colours so they never read as a language.
 FORMAT_COLORS: dict[str, str] = {"shuffled": "#999999", "direct": "#332288", "prompt": "#44AA99"}
 ALLOCATION_COLORS: dict[str, str] = {
