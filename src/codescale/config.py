@@ -3,12 +3,21 @@
 Errors name the key as a dotted path (`dedup.threshold`) and say what was expected, because a
 study that fails an hour in on a typo is the worst kind of failure. Defaults from the schema are
 filled in, so rules read one resolved config and the schema is the single place defaults live.
+
+The schema is package data (`codescale/schemas/config.schema.yaml`, read through
+`importlib.resources`), so an installed wheel validates a config without a checkout;
+`workflow/schemas/config.schema.yaml` is a symlink to it (the snakemake-workflows layout).
+`codescale <stage>` options that set a config key take their default from the schema too
+(`default`), and check their value by the schema's rule (`check`); which option sets which key is
+declared once, in the key's `x-cli` annotation ("command --option" strings).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +26,7 @@ import yaml
 
 from codescale.errors import CodescaleError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_RESOURCE = ("codescale", "schemas/config.schema.yaml")  # package, path inside it
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -55,8 +64,84 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"config error at '{_where(error)}': {error.message}{hint}"
 
 
-def load_schema(path: Path = SCHEMA_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text())
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The config schema as a dict: the packaged one (path None), else the file at `path`.
+
+    A fresh copy each call: callers may change it (validation never does)."""
+    if path is not None:
+        return yaml.safe_load(Path(path).read_text())
+    return _copy(_packaged_schema())
+
+
+@functools.cache
+def _packaged_schema() -> dict[str, Any]:
+    package, name = SCHEMA_RESOURCE
+    try:
+        text = resources.files(package).joinpath(*name.split("/")).read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError) as err:  # a broken install, named
+        raise CodescaleError(f"the config schema {package}/{name} is missing: {err}") from None
+    return yaml.safe_load(text)
+
+
+def _leaf(key: str) -> dict[str, Any]:
+    """The (uncopied) schema of a dotted config key, e.g. 'train.checkpoint_every'."""
+    node = _packaged_schema()
+    for i, part in enumerate(key.split(".")):
+        props = node.get("properties", {})
+        if part not in props:
+            where = ".".join(key.split(".")[:i]) or "(top level)"
+            raise CodescaleError(
+                f"config key {key!r} is not in the schema: {where} has no key {part!r}"
+            )
+        node = props[part]
+    return node
+
+
+def default(key: str) -> Any:
+    """The schema's default of a dotted config key (a copy): what `codescale <stage>` options
+    that set this key default to, so the command line and the workflow cannot disagree."""
+    node = _leaf(key)
+    if "default" not in node:
+        raise CodescaleError(f"config key {key!r} has no default in the schema")
+    return _copy(node["default"])
+
+
+def check(key: str, value: Any, option: str | None = None) -> Any:
+    """`value` if the schema's rule for `key` (type, range, enum) accepts it, else a
+    CodescaleError naming the option (or the key) and the rule. Stages call this on their
+    command-line input, so a stage and the schema agree on what is legal. Returns `value`."""
+    node = _leaf(key)
+    rule = {"$defs": _packaged_schema().get("$defs", {}), **node}
+    errors = list(jsonschema.Draft202012Validator(rule).iter_errors(value))
+    if errors:
+        what = option or key
+        about = f" ({node['description']})" if node.get("description") else ""
+        raise CodescaleError(
+            f"{what} {value!r} is out of range: {errors[0].message} "
+            f"(the config schema's rule for {key}{about})"
+        )
+    return value
+
+
+def cli_options(schema: dict[str, Any] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Dotted config key -> [(command, option)] from the schema's `x-cli` annotations: the
+    `codescale <stage>` options that set the key, whose defaults must be the key's default."""
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        for name, sub in node.get("properties", {}).items():
+            key = f"{prefix}{name}"
+            for entry in sub.get("x-cli", []):
+                command, _, option = entry.partition(" ")
+                if not option.startswith("--"):
+                    raise CodescaleError(
+                        f"schema x-cli of {key}: {entry!r} is not 'command --option'"
+                    )
+                out.setdefault(key, []).append((command, option))
+            walk(sub, f"{key}.")
+
+    walk(schema or _packaged_schema(), "")
+    return out
 
 
 def section_defaults(section: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -67,7 +152,7 @@ def section_defaults(section: str, schema: dict[str, Any] | None = None) -> dict
 
 def validate(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """Validate `config` in place (filling defaults); raise CodescaleError naming the bad key."""
-    schema = schema or load_schema()
+    schema = schema or _packaged_schema()
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:

@@ -96,7 +96,15 @@ rule split_train:
             seed=config["seed"],
             ngram=DEDUP["ngram"],
             num_perm=DEDUP["num_perm"],
-            threshold=DEDUP["threshold"],
+            threshold=DEDUP["threshold"],  # Jaccard of near-duplicates, as in dedup
+            # passed when not the schema default (the option's default, tests/test_defaults.py),
+            # so studies from before the key existed keep their commands and rerun nothing
+            containment_threshold=(
+                None
+                if config["split"]["containment_threshold"]
+                == cs_config.default("split.containment_threshold")
+                else config["split"]["containment_threshold"]
+            ),
         ),
     shell:
         "codescale split-train --input {input.docs} --repos {input.repos} --index {params.index}"

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.data import readers, registry
 from codescale.data.filters import (
     REASONS,
@@ -55,7 +56,6 @@ from codescale.io import atomic_path, read_json, write_json
 log = logging.getLogger(__name__)
 
 SOURCES = ("registry", "shards", "directory")
-DEFAULT_CAP = 3_000_000
 COLUMNS = ("doc_id", "lang", "repo", "path", "content", "n_bytes", "sha256", "source")
 
 
@@ -536,20 +536,23 @@ def gather(
 
 # fmt: off
 def configure(parser: argparse.ArgumentParser) -> None:
-    d = FilterConfig()
+    # options that set a config key (its x-cli in the schema) default to the schema's
+    d, D = FilterConfig(), cs_config.default  # noqa: N806
+    cap = D("corpus.cap_bytes_per_language")
     add = parser.add_argument
-    add("--source", choices=SOURCES, default="registry", help="input kind (default registry)")
+    add("--source", choices=SOURCES, default=D("corpus.source"),
+        help=f"input kind (default {D('corpus.source')})")
     add("--languages", nargs="+", default=list(LANGUAGES), metavar="LANG",
         help=f"languages to build (default: {' '.join(LANGUAGES)})")
     add("--out-dir", required=True, type=Path, help="where the parquet/json outputs go")
-    add("--cap-bytes-per-language", type=int, default=DEFAULT_CAP, metavar="N",
+    add("--cap-bytes-per-language", type=int, default=cap, metavar="N",
         help=f"keep at most N UTF-8 bytes per language (deterministic sample); 0 = no cap "
-        f"(default {DEFAULT_CAP})")
-    add("--max-file-bytes", type=int, default=d.max_file_bytes, metavar="N",
-        help=f"drop files larger than N raw bytes (default {d.max_file_bytes})")
-    add("--fallback-encoding", default=d.fallback_encoding, metavar="ENC",
+        f"(default {cap})")
+    add("--max-file-bytes", type=int, default=D("corpus.max_file_bytes"), metavar="N",
+        help=f"drop files larger than N raw bytes (default {D('corpus.max_file_bytes')})")
+    add("--fallback-encoding", default=D("corpus.fallback_encoding"), metavar="ENC",
         help=f"decode non-UTF-8 files with ENC (counted); 'none' drops them "
-        f"(default {d.fallback_encoding})")
+        f"(default {D('corpus.fallback_encoding')})")
     add("--max-line-length", type=int, default=d.max_line_length, metavar="N",
         help=f"drop files with a longer line (default {d.max_line_length})")
     add("--max-mean-line-length", type=float, default=d.max_mean_line_length, metavar="X",
@@ -558,11 +561,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"drop files with fewer alphanumerics (default {d.min_alnum_fraction})")
     add("--marker-lines", type=int, default=d.marker_lines, metavar="N",
         help=f"search generated-code markers in N head lines (default {d.marker_lines})")
-    add("--registry-sources", type=Path, default=None, metavar="FILE",
+    add("--registry-sources", type=Path, default=D("corpus.registry_sources"), metavar="FILE",
         help="pinned source list (default: the packaged registry_sources.yaml)")
     add("--download-dir", type=Path, default=None, metavar="DIR",
         help="download cache of --source registry (default: OUT_DIR/../downloads)")
-    add("--paths", nargs="+", default=[], metavar="P",
+    add("--paths", nargs="+", default=D("corpus.paths"), metavar="P",
         help="root directories (--source directory) or shard files, folders or glob patterns "
         "(--source shards)")
     add("--column", nargs="+", action="extend", default=[], metavar="LOGICAL=NAME",
@@ -573,8 +576,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add("--part", default=None, metavar="NAME",
         help="read one part (p00000, ...) of the input files and write all its passing documents "
         "with their selection keys, uncapped (`codescale corpus-gather` applies the cap)")
-    add("--part-mb", type=float, default=2048.0, metavar="MB",
-        help="input MiB per part, with --part (default 2048)")
+    add("--part-mb", type=float, default=D("corpus.part_mb"), metavar="MB",
+        help=f"input MiB per part, with --part (default {D('corpus.part_mb')})")
     # fmt: on
 
 
@@ -741,8 +744,9 @@ def configure_gather(parser: argparse.ArgumentParser) -> None:
         help="the output folders of `codescale corpus --part`, in part order")
     add("--languages", nargs="+", default=list(LANGUAGES), metavar="LANG",
         help=f"languages (default: {' '.join(LANGUAGES)})")
-    add("--cap-bytes-per-language", type=int, default=DEFAULT_CAP, metavar="N",
-        help=f"keep at most N UTF-8 bytes per language; 0 = no cap (default {DEFAULT_CAP})")
+    cap = cs_config.default("corpus.cap_bytes_per_language")
+    add("--cap-bytes-per-language", type=int, default=cap, metavar="N",
+        help=f"keep at most N UTF-8 bytes per language; 0 = no cap (default {cap})")
     add("--out-dir", required=True, type=Path,
         help="where stats.json, manifest.json and selection.json go")  # fmt: skip
 

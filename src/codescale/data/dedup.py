@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from codescale import config as cs_config
 from codescale.data import minhash
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path, read_json, write_json
@@ -409,10 +410,10 @@ def _params(ngram: int, num_perm: int, threshold: float, seed: int, b: int, r: i
 
 
 def _check(threshold: float, ngram: int) -> None:
-    if not 0.0 < threshold < 1.0:
-        raise CodescaleError(f"--threshold must be in (0, 1), got {threshold}")
-    if not 1 <= ngram <= 64:
-        raise CodescaleError(f"ngram must be in 1..64, got {ngram}")
+    """--threshold and --ngram by the config schema's rules (dedup.threshold in (0, 1), ngram in
+    1..64): one rule for the config and the command line."""
+    cs_config.check("dedup.threshold", threshold, "--threshold")
+    cs_config.check("dedup.ngram", ngram, "--ngram")
 
 
 def dedup_table(
@@ -455,12 +456,22 @@ def bands_rows(
     return bands, rows
 
 
-def add_minhash_args(parser: argparse.ArgumentParser, seed: int) -> None:
-    """The MinHash/LSH flags shared by dedup and split."""
-    parser.add_argument("--ngram", type=int, default=5, help="tokens per shingle (default 5)")
-    parser.add_argument("--num-perm", type=int, default=256, help="MinHash permutations")
+def add_minhash_args(parser: argparse.ArgumentParser) -> None:
+    """The MinHash/LSH flags shared by dedup and split; defaults from the config schema
+    (dedup.ngram, dedup.num_perm, dedup.threshold, seed)."""
+    ngram, num_perm = cs_config.default("dedup.ngram"), cs_config.default("dedup.num_perm")
+    threshold, seed = cs_config.default("dedup.threshold"), cs_config.default("seed")
     parser.add_argument(
-        "--threshold", type=float, default=0.7, help="Jaccard threshold (default 0.7)"
+        "--ngram", type=int, default=ngram, help=f"tokens per shingle (default {ngram})"
+    )
+    parser.add_argument(
+        "--num-perm", type=int, default=num_perm, help=f"MinHash permutations (default {num_perm})"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=threshold,
+        help=f"Jaccard threshold of near-duplicates, in (0, 1) (default {threshold})",
     )
     parser.add_argument("--seed", type=int, default=seed, help=f"hash seed (default {seed})")
     parser.add_argument(
@@ -474,7 +485,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="kept documents (parquet)")
     parser.add_argument("--removed", required=True, help="removed documents (parquet)")
     parser.add_argument("--stats", required=True, help="statistics (json)")
-    add_minhash_args(parser, seed=1)
+    add_minhash_args(parser)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -547,7 +558,7 @@ def configure_signatures(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", required=True, help="the language of --input")
     parser.add_argument("--part", required=True, help="the part's name (p00000, ...)")
     parser.add_argument("--output", required=True, help="signature records (parquet)")
-    add_minhash_args(parser, seed=1)
+    add_minhash_args(parser)
 
 
 def run_signatures(args: argparse.Namespace) -> None:
@@ -610,7 +621,7 @@ def configure_cluster(parser: argparse.ArgumentParser) -> None:
                         "threshold are read back and verified exactly)")  # fmt: skip
     parser.add_argument("--removed", required=True, help="removed documents of every part")
     parser.add_argument("--stats", required=True, help="statistics (json)")
-    add_minhash_args(parser, seed=1)
+    add_minhash_args(parser)
 
 
 def run_cluster(args: argparse.Namespace) -> None:

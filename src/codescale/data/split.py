@@ -13,15 +13,16 @@ repositories than non-empty splits is an error naming the language and the count
 
 Decontamination removes a training document when
 - near: its Jaccard (same shingle sets as dedup; candidates from MinHash LSH, verified exactly on
-  the sets) with a validation or test document is >= threshold (near_validation / near_test); or
+  the sets) with a validation or test document is >= --threshold (dedup.threshold: the same
+  near-duplicate measure as dedup) (near_validation / near_test); or
 - reference: it contains a reference program from --decontaminate-against (column `content`)
-  nearly verbatim: at least `threshold` of the reference's distinct shingles occur in the
-  document (containment, computed exactly on shingle sets; candidates by prefix filtering: a
-  document reaching the threshold must share one of the reference's p = k - ceil(t k) + 1 rarest
-  shingles, so the search is exact yet never joins on common shingles). Containment >= t also
-  covers Jaccard >= t, so near copies of references are caught too. References with fewer than
-  --min-reference-shingles distinct shingles are skipped (counted): a one-liner would match
-  unrelated code.
+  nearly verbatim: at least --containment-threshold t (split.containment_threshold) of the
+  reference's distinct shingles occur in the document (containment, computed exactly on shingle
+  sets; candidates by prefix filtering: a document reaching t must share one of the reference's
+  p = k - ceil(t k) + 1 rarest shingles, so the search is exact yet never joins on common
+  shingles). Containment >= t also covers Jaccard >= t, so near copies of references are caught
+  too. References with fewer than --min-reference-shingles distinct shingles are skipped
+  (counted): a one-liner would match unrelated code.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from codescale import config as cs_config
 from codescale.data import minhash
 from codescale.data.dedup import add_minhash_args, bands_rows, read_corpus, write_parquet
 from codescale.errors import CodescaleError
@@ -84,12 +86,19 @@ def _reference_counts(ref_sh: minhash.Shingles, n_rows: int, min_shingles: int) 
 
 
 def _params(
-    ngram: int, num_perm: int, threshold: float, b: int, r: int, min_shingles: int
+    ngram: int,
+    num_perm: int,
+    threshold: float,
+    b: int,
+    r: int,
+    min_shingles: int,
+    containment_threshold: float,
 ) -> dict[str, Any]:
     return {
         "ngram": ngram,
         "num_perm": num_perm,
         "threshold": threshold,
+        "containment_threshold": containment_threshold,
         "bands": b,
         "rows": r,
         "min_reference_shingles": min_shingles,
@@ -209,16 +218,20 @@ def split_table(
     rows: int | None = None,
     min_reference_shingles: int = 16,
     lang: str = "?",
+    containment_threshold: float = 0.7,
 ) -> tuple[dict[str, pa.Table], pa.Table, dict[str, Any]]:
-    """Split and decontaminate; returns ({split: table}, removed, stats)."""
+    """Split and decontaminate; returns ({split: table}, removed, stats).
+
+    A zero fraction leaves that split empty (the algorithm allows it; the config schema and
+    the command line ask for > 0). threshold: Jaccard of near-duplicates (dedup.threshold);
+    containment_threshold: share of a reference's shingles (split.containment_threshold)."""
     t0 = time.perf_counter()
     for name, f in (("--validation", validation), ("--test", test)):
         if not 0.0 <= f < 1.0:
             raise CodescaleError(f"{name} must be in [0, 1), got {f}")
     if validation + test >= 1.0:
         raise CodescaleError(f"--validation + --test must be < 1, got {validation + test}")
-    if not 0.0 < threshold < 1.0:
-        raise CodescaleError(f"--threshold must be in (0, 1), got {threshold}")
+    _check_thresholds(threshold, containment_threshold)
     b, r = bands_rows(threshold, num_perm, bands, rows)
     repos = table.column("repo").to_pylist()
     if any(x is None for x in repos):
@@ -257,7 +270,9 @@ def split_table(
         sh.values[sh.offsets[train_pos[0]] :] if n_train else np.zeros(0, np.uint64),
         (sh.offsets[len(order) - n_train :] - sh.offsets[len(order) - n_train]),
     )
-    docs, refs, cont = reference_containment(train_sh, ref_sh, threshold, min_reference_shingles)
+    docs, refs, cont = reference_containment(
+        train_sh, ref_sh, containment_threshold, min_reference_shingles
+    )
     for d, rf, c in zip(docs.tolist(), refs.tolist(), cont.tolist(), strict=True):
         row = int(order[train_pos[d]])
         if row not in best or best[row][1] != "reference" or c > best[row][0]:
@@ -292,10 +307,35 @@ def split_table(
             "references": _reference_counts(ref_sh, len(ref_contents), min_reference_shingles),
             "candidate_pairs_near": len(pairs),
         },
-        "params": _params(ngram, num_perm, threshold, b, r, min_reference_shingles),
+        "params": _params(
+            ngram, num_perm, threshold, b, r, min_reference_shingles, containment_threshold
+        ),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return out, removed, stats
+
+
+def _check_thresholds(threshold: float, containment_threshold: float) -> None:
+    """Both thresholds by the config schema's rules (dedup.threshold in (0, 1), the
+    containment in (0, 1]), so the stage and the config agree on what is legal."""
+    cs_config.check("dedup.threshold", threshold, "--threshold")
+    cs_config.check("split.containment_threshold", containment_threshold, "--containment-threshold")
+
+
+def _add_containment(parser: argparse.ArgumentParser) -> None:
+    t = cs_config.default("split.containment_threshold")
+    parser.add_argument(
+        "--containment-threshold",
+        type=float,
+        default=t,
+        help=f"remove a training file holding this share of a reference's shingles (default {t})",
+    )
+
+
+def _check_fractions(validation: float, test: float) -> None:
+    """--validation and --test by the config schema's rule (split.validation, split.test)."""
+    cs_config.check("split.validation", validation, "--validation")
+    cs_config.check("split.test", test, "--test")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -303,8 +343,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--input", required=True, help="deduplicated corpus parquet of one language"
     )
     parser.add_argument("--out-dir", required=True, help="writes train/validation/test.parquet")
-    parser.add_argument("--validation", type=float, default=0.05, help="byte fraction (0.05)")
-    parser.add_argument("--test", type=float, default=0.05, help="byte fraction (0.05)")
+    _add_fraction_args(parser)
     parser.add_argument(
         "--decontaminate-against",
         nargs="*",
@@ -318,10 +357,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=16,
         help="skip references with fewer distinct shingles (default 16)",
     )
-    add_minhash_args(parser, seed=0)
+    _add_containment(parser)
+    add_minhash_args(parser)
 
 
 def run(args: argparse.Namespace) -> None:
+    _check_fractions(args.validation, args.test)
     table = read_corpus(args.input)
     langs = set(table.column("lang").to_pylist())
     lang = langs.pop() if len(langs) == 1 else Path(args.input).stem
@@ -339,6 +380,7 @@ def run(args: argparse.Namespace) -> None:
         args.rows,
         args.min_reference_shingles,
         lang,
+        args.containment_threshold,
     )
     stats = {"input": str(args.input), "references": list(args.decontaminate_against), **stats}
     out_dir = Path(args.out_dir)
@@ -498,8 +540,7 @@ def build_index(
     - refs.parquet: label ('file#row'), shingles (list<uint64>) of every reference.
     Streams the parts in batches: memory is the index itself (bands x 20 bytes per document).
     """
-    if not 0.0 < threshold < 1.0:
-        raise CodescaleError(f"--threshold must be in (0, 1), got {threshold}")
+    cs_config.check("dedup.threshold", threshold, "--threshold")
     b, r = bands_rows(threshold, num_perm, bands, rows)
     hasher = minhash.MinHasher(num_perm, seed)
     doc_cols: dict[str, list[Any]] = {"doc_id": [], "split": [], "file": [], "row": []}
@@ -582,14 +623,16 @@ def split_train_part(
     bands: int | None = None,
     rows: int | None = None,
     min_reference_shingles: int = 16,
+    containment_threshold: float = 0.7,
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     """The training rows of one part, decontaminated against the index: (train, removed, stats).
 
     Same rules as `split_table` (near: exact Jaccard >= threshold with a validation/test
-    document among LSH candidates; reference: containment >= threshold; a reference match wins,
-    else the highest score, ties by the match's doc_id / the reference's row).
+    document among LSH candidates; reference: containment >= containment_threshold; a reference
+    match wins, else the highest score, ties by the match's doc_id / the reference's row).
     """
     t0 = time.perf_counter()
+    _check_thresholds(threshold, containment_threshold)
     b, r = bands_rows(threshold, num_perm, bands, rows)
     table = read_corpus(docs_path)
     by_split = _eval_repos(repos_path)
@@ -650,7 +693,9 @@ def split_train_part(
         np.concatenate([[0], np.cumsum([len(v) for v in ref_vals])]).astype(np.int64),
     )
     ref_labels = refs.column("label").to_pylist()
-    docs, refs_hit, cont = reference_containment(sh, ref_sh, threshold, min_reference_shingles)
+    docs, refs_hit, cont = reference_containment(
+        sh, ref_sh, containment_threshold, min_reference_shingles
+    )
     ref_best: dict[int, tuple[float, int]] = {}
     for d, rf, c in zip(docs.tolist(), refs_hit.tolist(), cont.tolist(), strict=True):
         if d not in ref_best or (c, -rf) > (ref_best[d][0], -ref_best[d][1]):
@@ -672,7 +717,9 @@ def split_train_part(
         },
         "candidate_pairs_near": n_pairs,
         "references": _reference_counts(ref_sh, len(ref_labels), min_reference_shingles),
-        "params": _params(ngram, num_perm, threshold, b, r, min_reference_shingles),
+        "params": _params(
+            ngram, num_perm, threshold, b, r, min_reference_shingles, containment_threshold
+        ),
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return train.filter(pa.array(keep)), removed, stats
@@ -746,10 +793,17 @@ def gather_stats(
 # --------------------------------------------------------------------------- CLI of the parts
 
 
+def _add_fraction_args(parser: argparse.ArgumentParser) -> None:
+    """--validation, --test: defaults split.validation, split.test of the config schema."""
+    for split in ("validation", "test"):
+        f = cs_config.default(f"split.{split}")
+        parser.add_argument(f"--{split}", type=float, default=f, help=f"byte fraction ({f})")
+
+
 def _add_fractions(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--validation", type=float, default=0.05, help="byte fraction (0.05)")
-    parser.add_argument("--test", type=float, default=0.05, help="byte fraction (0.05)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the repository order")
+    _add_fraction_args(parser)
+    seed = cs_config.default("seed")
+    parser.add_argument("--seed", type=int, default=seed, help="seed of the repository order")
 
 
 def configure_assign(parser: argparse.ArgumentParser) -> None:
@@ -760,6 +814,7 @@ def configure_assign(parser: argparse.ArgumentParser) -> None:
 
 
 def run_assign(args: argparse.Namespace) -> None:
+    _check_fractions(args.validation, args.test)
     table = assign_parts(list(args.input), args.validation, args.test, args.seed, args.lang)
     write_parquet(table, args.out)
     counts = {s: table.column("split").to_pylist().count(s) for s in SPLITS}
@@ -788,7 +843,7 @@ def configure_index(parser: argparse.ArgumentParser) -> None:
         help="reference parquets (column content)",
     )  # fmt: skip
     parser.add_argument("--out-dir", required=True, help="writes docs/bands/refs.parquet")
-    add_minhash_args(parser, seed=0)
+    add_minhash_args(parser)
 
 
 def run_index(args: argparse.Namespace) -> None:
@@ -817,7 +872,8 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
         "--min-reference-shingles", type=int, default=16,
         help="skip references with fewer distinct shingles (default 16)",
     )  # fmt: skip
-    add_minhash_args(parser, seed=0)
+    _add_containment(parser)
+    add_minhash_args(parser)
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -832,6 +888,7 @@ def run_train(args: argparse.Namespace) -> None:
         args.bands,
         args.rows,
         args.min_reference_shingles,
+        args.containment_threshold,
     )
     write_parquet(train, args.out)
     write_parquet(removed, args.removed)
@@ -849,7 +906,7 @@ def configure_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--part-stats", nargs="*", default=[], help="per-part stats (json)")
     parser.add_argument("--validation-fraction", type=float, required=True)
     parser.add_argument("--test-fraction", type=float, required=True)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=cs_config.default("seed"))
     parser.add_argument("--out", required=True, help="stats.json to write")
 
 

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path
 
@@ -363,19 +364,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a language's training parquet (column 'content'); repeat per language and part",
     )
     parser.add_argument("--out", required=True, help="tokenizer.json to write")
-    parser.add_argument("--vocab-size", type=int, default=4096, help="total ids incl. specials")
+    # options that set a config key (its x-cli in the schema) default to the schema's
+    D = cs_config.default  # noqa: N806
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=D("tokenizer.vocab_size"),
+        help="total ids incl. specials",
+    )
     parser.add_argument(
         "--sample-bytes-per-language",
         type=int,
-        default=2_000_000,
+        default=D("tokenizer.sample_bytes_per_language"),
         help="at most this many utf-8 bytes of training text per language",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the per-language sample")
-    parser.add_argument("--eod", default=DEFAULT_EOD, help="end-of-document token (id 0)")
-    parser.add_argument("--pad", default=DEFAULT_PAD, help="padding token (id 1)")
+    parser.add_argument(
+        "--seed", type=int, default=D("seed"), help="seed of the per-language sample"
+    )
+    special = "tokenizer.special_tokens"
+    parser.add_argument(
+        "--eod", default=D(f"{special}.eod"), help="end-of-document token (id 0)"
+    )
+    parser.add_argument("--pad", default=D(f"{special}.pad"), help="padding token (id 1)")
     parser.add_argument(
         "--language-tag",
-        default=DEFAULT_LANGUAGE_TAG,
+        default=D(f"{special}.language_tag"),
         help="language tag template with {lang} (ids 2..8, LANGUAGES order)",
     )
 

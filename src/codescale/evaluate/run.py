@@ -46,13 +46,14 @@ import polars as pl
 import torch
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.data.shards import Shard
 from codescale.data.tokenizer import decode_document, load_tokenizer, special_ids
 from codescale.errors import CodescaleError
 from codescale.evaluate.losses import shard_loss
 from codescale.evaluate.translation import aggregates, per_direction, translation_losses
 from codescale.io import read_json, write_json
-from codescale.pairs.formats import DEFAULT_TEMPLATE, PAIR_FORMATS
+from codescale.pairs.formats import PAIR_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ def default_format(cfg: dict[str, Any]) -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    """Options that set a config key (its `x-cli` in the schema) default to the schema's."""
+    D = cs_config.default  # noqa: N806
     parser.add_argument("--run-dir", type=Path, required=True, help="results/runs/RUN")
     parser.add_argument("--tokenizer", type=Path, required=True, help="tokenizer.json")
     parser.add_argument(
@@ -132,22 +135,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="pair layout for translation (default: the run's, else direct)",
     )
-    parser.add_argument("--prompt-template", default=DEFAULT_TEMPLATE)
+    parser.add_argument(
+        "--prompt-template",
+        default=D("parallel.prompt_template"),
+        help="text between source and target in the prompt format; {src} {tgt}",
+    )
     parser.add_argument(
         "--max-tokens-per-language",
         type=int,
-        default=None,
-        help="evaluate whole test documents until this many tokens (default all)",
+        default=D("evaluate.max_tokens_per_language"),
+        help="evaluate whole test documents until this many tokens; 0: all "
+        f"(default {D('evaluate.max_tokens_per_language')})",
     )
     parser.add_argument(
         "--bleu",
         action="store_true",
+        default=D("evaluate.bleu"),
         help="also translate greedily and score BLEU per direction (needs --translation-test)",
     )
     parser.add_argument(
         "--bleu-max-instances",
         type=int,
-        default=None,
+        default=D("evaluate.bleu_max_instances"),
         metavar="N",
         help="BLEU on the first N instances per direction by task id (default all)",
     )
@@ -158,7 +167,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="cap on generated tokens (default: reference target tokens + 32, uncapped)",
     )
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=D("evaluate.batch_size"),
+        help=f"windows per forward pass (default {D('evaluate.batch_size')})",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--out", type=Path, required=True, help="results/eval/RUN.json")
 
@@ -198,7 +212,7 @@ def run(args: argparse.Namespace) -> None:
         shard = Shard(prefix)
         with amp:
             stats = shard_loss(
-                model, shard, L, args.batch_size, pad, device, args.max_tokens_per_language
+                model, shard, L, args.batch_size, pad, device, args.max_tokens_per_language or None
             )
         n_bytes, source = scored_bytes(tok, shard, int(stats["n_docs"]))
         stats["n_bytes"] = n_bytes

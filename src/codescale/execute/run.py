@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.data.tokenizer import load_tokenizer, special_ids
 from codescale.errors import CodescaleError
 from codescale.evaluate.generate import generate, task_key
@@ -163,22 +164,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel-dir", type=Path, required=True, help="fetch-parallel output")
     parser.add_argument("--tasks", type=Path, required=True, help="results/pairs/tasks.json")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
-    parser.add_argument("--max-tasks", type=int, default=None, help="first N held-out tasks")
-    parser.add_argument("--n-samples", type=int, default=1, help="samples per task (n)")
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    parser.add_argument("--k", type=int, nargs="+", default=[1], help="pass@k to report")
-    parser.add_argument("--max-new-tokens", type=int, default=384)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    parser.add_argument("--workers", type=int, default=2, help="sandboxes at a time")
-    parser.add_argument("--sandbox", choices=SANDBOX_MODES, default="bwrap")
-    d = Limits()
-    parser.add_argument("--wall-s", type=float, default=d.wall_s, help="wall seconds per program")
-    parser.add_argument("--cpu-s", type=int, default=d.cpu_s, help="CPU seconds per process")
-    parser.add_argument("--memory-mb", type=int, default=d.memory_mb, help="RLIMIT_DATA, MiB")
-    parser.add_argument("--nproc", type=int, default=d.nproc, help="processes + threads")
-    parser.add_argument("--output-bytes", type=int, default=d.output_bytes)
+    # options that set a config key (its x-cli in the schema) default to the schema's
+    D = cs_config.default  # noqa: N806
+    add = parser.add_argument
+    add("--max-tasks", type=int, default=D("execute.max_tasks"), help="first N held-out tasks")
+    add("--n-samples", type=int, default=D("execute.n_samples"), help="samples per task (n)")
+    add("--temperature", type=float, default=D("execute.temperature"), help="0 = greedy")
+    add("--k", type=int, nargs="+", default=D("execute.k"), help="pass@k to report")
+    add("--max-new-tokens", type=int, default=D("execute.max_new_tokens"))
+    add("--batch-size", type=int, default=D("execute.batch_size"))
+    add("--seed", type=int, default=D("seed"), help="sampling seed")
+    add("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    add("--workers", type=int, default=D("execute.workers"), help="sandboxes at a time")
+    add("--sandbox", choices=SANDBOX_MODES, default=D("execute.sandbox"))
+    lim = "execute.limits"
+    add("--wall-s", type=float, default=D(f"{lim}.wall_s"), help="wall seconds per program")
+    add("--cpu-s", type=int, default=D(f"{lim}.cpu_s"), help="CPU seconds per process")
+    add("--memory-mb", type=int, default=D(f"{lim}.memory_mb"), help="RLIMIT_DATA, MiB")
+    add("--nproc", type=int, default=D(f"{lim}.nproc"), help="processes + threads")
+    add("--output-bytes", type=int, default=D(f"{lim}.output_bytes"))
     parser.add_argument("--out", type=Path, required=True, help="results/execute/RUN.json")
 
 

@@ -37,6 +37,7 @@ import math
 from pathlib import Path
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.errors import CodescaleError
 from codescale.io import read_json, write_json
 from codescale.laws.allocation import DEFAULT_HELDOUT_TOLERANCE, allocate
@@ -56,11 +57,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="unique tokens available per language, a number or a token shard .json path "
         "(these languages are allocated)",
     )
+    cap = cs_config.default("studies.allocation.repetition_cap")
     parser.add_argument(
         "--repetition-cap",
         type=float,
-        default=4.0,
-        help="max epochs over a language's available data (default 4.0)",
+        default=cap,
+        help=f"max epochs over a language's available data (default {cap})",
     )
     parser.add_argument(
         "--heldout-tolerance",
@@ -69,7 +71,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="largest mean relative error of the law's held-out mixtures for which the law's "
         f"optimum is advised (default {DEFAULT_HELDOUT_TOLERANCE})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="accepted, unused (deterministic)")
+    parser.add_argument(
+        "--seed", type=int, default=cs_config.default("seed"), help="accepted, unused"
+    )
     parser.add_argument("--vocab-size", type=int, help="accepted and unused (N is non-embedding)")
     parser.add_argument("--out", required=True, help="output JSON path")
 

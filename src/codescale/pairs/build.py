@@ -28,12 +28,12 @@ import numpy as np
 import polars as pl
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.data.shards import write_shard
 from codescale.data.tokenizer import load_tokenizer
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path
 from codescale.pairs.formats import (
-    DEFAULT_TEMPLATE,
     FORMATS,
     encode_pair,
     encode_program,
@@ -165,11 +165,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument(
         "--prompt-template",
-        default=DEFAULT_TEMPLATE,
+        default=cs_config.default("parallel.prompt_template"),
         help="text between source and target in the prompt format; {src} {tgt}",
     )
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=cs_config.default("seed"))
     parser.add_argument("--out-dir", type=Path, required=True, help="e.g. results/pairs")
 
 

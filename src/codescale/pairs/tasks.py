@@ -37,6 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path, write_json
 from codescale.pairs.sources import (
@@ -216,8 +217,13 @@ def build_tasks(
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel-dir", type=Path, required=True, help="fetch-parallel output")
     parser.add_argument("--languages", nargs="+", default=list(LANGUAGES), choices=LANGUAGES)
-    parser.add_argument("--heldout", type=int, default=50, help="held-out HumanEval tasks")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--heldout",
+        type=int,
+        default=cs_config.default("parallel.heldout_tasks"),
+        help="held-out HumanEval tasks",
+    )
+    parser.add_argument("--seed", type=int, default=cs_config.default("seed"))
     parser.add_argument("--out-dir", type=Path, required=True, help="e.g. results/pairs")
     parser.add_argument("--no-mbxp", action="store_true", help="use HumanEval-derived data only")
 

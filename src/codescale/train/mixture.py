@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from codescale import config as cs_config
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
 from codescale.io import write_json
@@ -181,7 +182,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(the optimised-allocation run); sources it gives no share are left out",
     )
     parser.add_argument("--tokens", required=True, help="total training tokens D (e.g. 100K)")
-    parser.add_argument("--seed", type=int, default=0, help="data-order seed")
+    parser.add_argument(
+        "--seed", type=int, default=cs_config.default("seed"), help="data-order seed"
+    )
     parser.add_argument("--seq-len", type=int, required=True, help="tokens per training sequence")
     parser.add_argument("--out", required=True, help="output mixture.json")
 

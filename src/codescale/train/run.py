@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from codescale import config as cs_config
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
 from codescale.io import atomic_path, write_json
@@ -172,13 +173,20 @@ def _parse_val(items: list[str]) -> dict[str, str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    """Options that set a config key (its `x-cli` in the schema) default to the schema's."""
+    D = cs_config.default  # noqa: N806
     parser.add_argument("--mixture", required=True, help="mixture.json from `codescale mixture`")
     parser.add_argument("--size", required=True, help="model size preset, e.g. 5K, 0.1B")
     parser.add_argument("--out-dir", required=True, help="model.safetensors/metrics/config here")
     parser.add_argument("--checkpoint-dir", required=True, help="checkpoints (resume from here)")
     parser.add_argument("--val", action="extend", nargs="+", default=[], metavar="LANG=PREFIX")
     parser.add_argument("--seq-len", type=int, default=None, help="default: the mixture's")
-    parser.add_argument("--batch-size", type=int, default=None, help="global, in sequences")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=D("train.batch_size"),
+        help="global, in sequences (default: from N by the OLMo-style rule)",
+    )
     parser.add_argument(
         "--micro-batch-size",
         type=int,
@@ -186,16 +194,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="sequences per rank per forward/backward; accumulation steps = batch / (world x this)"
         " (default: the whole per-rank share, no accumulation)",
     )
-    parser.add_argument("--lr", type=float, default=None, help="peak LR (default: OLMo ladder)")
-    parser.add_argument("--schedule", choices=("cosine", "wsd"), default="cosine")
-    parser.add_argument("--warmup-fraction", type=float, default=0.05)
+    parser.add_argument(
+        "--lr", type=float, default=D("train.lr"), help="peak LR (default: OLMo ladder)"
+    )
+    parser.add_argument("--schedule", choices=("cosine", "wsd"), default=D("train.schedule"))
+    parser.add_argument("--warmup-fraction", type=float, default=D("train.warmup_fraction"))
     parser.add_argument(
         "--warmup-tokens",
         default=None,
         help="warmup length in tokens (e.g. 20K), overriding --warmup-fraction: WSD branches "
         "need one warmup for every budget",
     )
-    parser.add_argument("--decay-fraction", type=float, default=0.2, help="wsd cooldown share")
+    parser.add_argument(
+        "--decay-fraction",
+        type=float,
+        default=D("train.cooldown_fraction"),
+        help="wsd cooldown share (train.cooldown_fraction)",
+    )
     parser.add_argument(
         "--branch",
         action="extend",
@@ -214,12 +229,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--min-lr-ratio", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--checkpoint-every", type=int, default=1000, help="steps; 0: only last")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=D("train.checkpoint_every"),
+        help=f"steps; 0: only last (default {D('train.checkpoint_every')})",
+    )
     parser.add_argument("--keep-checkpoint", action="store_true", help="keep last.ckpt at the end")
     parser.add_argument("--log-every", type=int, default=0, help="steps; 0: about 200 points")
-    parser.add_argument("--doc-mask", action="store_true", help="document-level causal mask")
     parser.add_argument(
-        "--compile", action="store_true", help="torch.compile the model + loss (inside DDP/FSDP)"
+        "--doc-mask",
+        action="store_true",
+        default=D("train.doc_mask"),
+        help="document-level causal mask",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        default=D("train.compile"),
+        help="torch.compile the model + loss (inside DDP/FSDP)",
     )
     parser.add_argument(
         "--strategy",
@@ -260,7 +288,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--num-nodes", type=int, default=int(os.environ.get("SLURM_NNODES", "1") or 1)
     )
-    parser.add_argument("--max-val-tokens", default="1M", help="per language; 0: all")
+    parser.add_argument(
+        "--max-val-tokens",
+        default=D("train.max_val_tokens"),
+        help=f"per language, e.g. 64K; 0: all (default {D('train.max_val_tokens')})",
+    )
     parser.add_argument("--loader-workers", type=int, default=None, help="default 0 CPU, 2 GPU")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
