@@ -23,7 +23,11 @@ _BIN = os.path.dirname(sys.executable)
 os.environ.update(
     PATH=os.pathsep.join(
         [_BIN, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != _BIN)]
-    )
+    ),
+    # With `--software-deployment-method conda` the rules' environments (workflow/envs/) install
+    # this checkout with pip from ${CODESCALE_PROJECT_DIR}: Snakemake copies an env file before
+    # creating it, so the env file cannot name the checkout by a relative path.
+    CODESCALE_PROJECT_DIR=workflow.basedir,
 )
 
 

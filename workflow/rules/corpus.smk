@@ -41,6 +41,8 @@ rule corpus_part:
             fallback_encoding=CORPUS["fallback_encoding"] or "none",
             part=wildcards.part,
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale corpus {params.args} --download-dir \"$CODESCALE_DOWNLOAD_DIR\""
         " --part-mb \"$CODESCALE_PART_MB\" --out-dir {params.out} > {log} 2>&1"
@@ -66,6 +68,8 @@ rule corpus:
         args=lambda wildcards: flags(
             languages=LANGS, cap_bytes_per_language=CORPUS["cap_bytes_per_language"]
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale corpus-gather --parts {params.parts} {params.args}"
         " --out-dir $(dirname {output.stats}) > {log} 2>&1"

@@ -18,6 +18,8 @@ rule dedup_signatures:
         part=r"p\d+",
     params:
         args=lambda wildcards: dedup_args(),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale dedup-signatures --input {input.docs} --selection {input.selection}"
         " --lang {wildcards.lang} --part {wildcards.part} --output {output} {params.args}"
@@ -43,6 +45,8 @@ rule dedup_language:
         "logs/bench/dedup_language/{lang}.tsv"
     params:
         args=lambda wildcards: dedup_args(),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale dedup-cluster --signatures {input.signatures} --corpus {input.corpus}"
         " --removed {output.removed}"
@@ -64,6 +68,8 @@ rule dedup_part:
         "logs/bench/dedup_part/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale dedup-filter --input {input.docs} --selection {input.selection}"
         " --lang {wildcards.lang} --part {wildcards.part} --removed-all {input.removed}"

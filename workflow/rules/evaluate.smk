@@ -22,6 +22,8 @@ rule evaluate_run:
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=evaluate_args,
+    conda:
+        "../envs/train.yaml"
     shell:
         "codescale evaluate --run-dir {params.run_dir} --tokenizer {input.tokenizer}"
         " {params.args} --out {output} > {log} 2>&1"
@@ -43,6 +45,8 @@ rule collect_for_fit:
         "logs/collect_for_fit.log",
     params:
         args=collect_args(FIT_RUNS),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"
 
@@ -63,5 +67,7 @@ rule collect:
         "logs/collect.log",
     params:
         args=collect_args_with_execute(list(RUNS)),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

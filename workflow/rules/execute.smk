@@ -25,6 +25,8 @@ rule execute_run:
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=execute_args,
+    conda:
+        "../envs/train.yaml"
     shell:
         "codescale execute --run-dir {params.run_dir} --tokenizer {input.tokenizer}"
         " --parallel-dir {input.parallel} --tasks {input.tasks} {params.args}"

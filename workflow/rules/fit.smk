@@ -14,6 +14,8 @@ rule fit:
             seed=config["seed"],
             languages=LANGS,
         ),
+    conda:
+        "../envs/laws.yaml"
     shell:
         "codescale fit --table {input} {params.args} --out-dir {params.out} > {log} 2>&1"
 
@@ -37,5 +39,7 @@ checkpoint allocate:
             seed=config["seed"],
             available=[f"{lang}={shard_done(lang, 'train')}" for lang in LANGS],
         ),
+    conda:
+        "../envs/laws.yaml"
     shell:
         "codescale allocate --fits-dir {params.fits} {params.args} --out {output} > {log} 2>&1"

@@ -5,6 +5,8 @@ rule fetch_parallel:
         directory("resources/parallel"),
     log:
         "logs/fetch_parallel.log",
+    conda:
+        "../envs/data.yaml"
     shell:
         'codescale fetch-parallel ${{CODESCALE_PARALLEL_DIR:+--source-dir "$CODESCALE_PARALLEL_DIR"}}'
         " --out-dir {output} > {log} 2>&1"
@@ -28,6 +30,8 @@ rule parallel_tasks:
             seed=config["seed"],
             no_mbxp=not PAR["mbxp"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale parallel-tasks --parallel-dir {input} {params.args}"
         " --out-dir {params.out} > {log} 2>&1"
@@ -56,6 +60,8 @@ rule pairs:
             languages=LANGS,
             seed=config["seed"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale pairs --programs {input.programs} --heldout {input.heldout}"
         " --tokenizer {input.tokenizer} {params.args} --out-dir {params.out} > {log} 2>&1"

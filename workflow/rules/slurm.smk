@@ -90,8 +90,10 @@ TRAIN_RETRIES = (
 
 
 def run_group_resources(runtime_key):
-    """Resources every rule of a run's group job carries: strings must agree within a group, and
-    a group job books the largest memory and CPUs of its rules (profile defaults included)."""
+    """Resources that each of a run's group job's rules carries (strings must agree within a
+    group, and a group job books the largest memory and CPUs of its rules, profile defaults
+    included). `snakemake --lint` takes the word for a rule followed, on the same line, by a colon
+    for a rule definition (and this file for one mixing rules and functions), hence the wording."""
     return dict(
         mpi=resource("mpi"),
         slurm_partition=resource("slurm_partition"),

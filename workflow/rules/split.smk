@@ -19,6 +19,8 @@ rule split_assign:
             test=config["split"]["test"],
             seed=config["seed"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale split-assign --input {input} --lang {wildcards.lang} --out {output}"
         " {params.args} > {log} 2>&1"
@@ -38,6 +40,8 @@ rule split_eval:
         "logs/bench/split_eval/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale split-eval --input {input.docs} --repos {input.repos}"
         " --validation-out {output.validation} --test-out {output.test} > {log} 2>&1"
@@ -66,6 +70,8 @@ rule split_index:
             num_perm=DEDUP["num_perm"],
             threshold=DEDUP["threshold"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale split-index --validation {input.validation} --test {input.test}"
         " --decontaminate-against {input.heldout} --out-dir {params.out} {params.args}"
@@ -106,6 +112,8 @@ rule split_train:
                 else config["split"]["containment_threshold"]
             ),
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale split-train --input {input.docs} --repos {input.repos} --index {params.index}"
         " --out {output.train} --removed {output.removed} --stats {output.stats}"
@@ -135,6 +143,8 @@ rule split_language:
             test_fraction=config["split"]["test"],
             seed=config["seed"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale split-stats --lang {wildcards.lang} --repos {input.repos}"
         " --train {input.train} --validation {input.validation} --test {input.test}"

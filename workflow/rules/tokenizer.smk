@@ -22,6 +22,8 @@ rule tokenizer:
             pad=TOK["special_tokens"]["pad"],
             language_tag=TOK["special_tokens"]["language_tag"],
         ),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale tokenizer {params.args} --out {output} > {log} 2>&1"
 
@@ -41,6 +43,8 @@ rule tokenize_part:
         part=r"p\d+",
     params:
         prefix=lambda wildcards: token_part_prefix(wildcards.lang, wildcards.split, wildcards.part),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale tokenize --tokenizer {input.tokenizer} --input {input.docs}"
         " --lang {wildcards.lang} --split {wildcards.split} --allow-empty"
@@ -67,6 +71,8 @@ rule tokenize_shard:
             token_part_prefix(wildcards.lang, wildcards.split, p) for p in split_parts()
         ],
         prefix=lambda wildcards: token_prefix(wildcards.lang, wildcards.split),
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale tokenize-gather --parts {params.parts} --lang {wildcards.lang}"
         " --split {wildcards.split} --out-prefix {params.prefix} > {log} 2>&1"

@@ -16,6 +16,8 @@ rule mixture:
     params:
         args=mixture_args,
         proportions=allocation_proportions,
+    conda:
+        "../envs/data.yaml"
     shell:
         "codescale mixture {params.args} --out {output} > {log} 2>&1"
 
@@ -64,8 +66,10 @@ rule train_run:
         **run_group_resources("train_runtime"),
     params:
         args=train_args,
-        out=lambda wildcards: f"{RESULTS}/runs/{wildcards.run}",
+        out=lambda wildcards, output: os.path.dirname(output.metrics),
         checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.run}",
+    conda:
+        "../envs/train.yaml"
     shell:
         f"{TRAIN_LAUNCH} codescale train --mixture {{input.mixture}}{TRAIN_OPTIONS}"
 
@@ -102,8 +106,10 @@ for _family, _budgets in STABLE_BUDGETS.items():
         params:
             mixture_args=_stable(_family, stable_mixture_args),
             args=_stable(_family, lambda st: train_args_of(st.name)),
-            out=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}",
+            out=lambda wildcards, output: os.path.dirname(output.metrics),
             checkpoints=f"{RESULTS}/checkpoints/stable/{_family}/{{cell}}/{{size}}",
+        conda:
+            "../envs/train.yaml"
         shell:
             f"codescale mixture {{params.mixture_args}} --out {{output.mixture}} > {{log}} 2>&1"
             f" && {TRAIN_LAUNCH} codescale train --mixture {{output.mixture}}{TRAIN_OPTIONS}"
