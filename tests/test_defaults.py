@@ -194,3 +194,66 @@ def test_a_wheel_install_validates_a_config(tmp_path):
     assert Path(where).is_relative_to(venv), where  # the wheel's copy, not the checkout
     assert float(threshold) == 0.7 and int(every) == 200
     assert not (venv / "workflow").exists()
+
+
+def test_split_containment_has_its_own_threshold(tmp_path):
+    """split.containment_threshold, not dedup.threshold, decides reference removal, in the
+    one-job split and in split-train (the rule's command): a training file holding 63% of a
+    held-out program's shingles stays at the default 0.7 whatever the Jaccard threshold, and
+    goes at 0.5 with the Jaccard threshold at its default."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from test_split import base_docs, corpus, program
+
+    from codescale.cli import main
+    from codescale.data.split import split_table
+
+    docs = base_docs(n_repos=16, per_repo=4)
+    first, _, _ = split_table(corpus(docs), 0.1, 0.1, seed=0)
+    repo = sorted(set(first["train"].column("repo").to_pylist()))[0]
+    reference = program(999_999, lines=25)
+    part = "\n".join(reference.splitlines()[:16])  # 16 of its 27 lines
+    partial = f"{repo}/partial.go"
+    docs.append((repo, partial, program(70_000, lines=50) + "\n" + part + "\n" + program(71_000)))
+    table = corpus(docs)
+    refs = ([reference], ["heldout.parquet#0"])
+
+    def removed(**thresholds) -> list:
+        _, rm, stats = split_table(table, 0.1, 0.1, seed=0, references=refs, **thresholds)
+        assert stats["params"]["containment_threshold"] == thresholds["containment_threshold"]
+        return rm.to_pylist()
+
+    assert removed(threshold=0.4, containment_threshold=0.7) == []
+    (row,) = removed(threshold=0.7, containment_threshold=0.5)
+    assert (row["doc_id"], row["reason"]) == (partial, "reference")
+    assert row["score"] == pytest.approx(0.629, abs=0.01)  # containment, between 0.5 and 0.7
+
+    docs_path, heldout = tmp_path / "p00000.parquet", tmp_path / "heldout.parquet"
+    pq.write_table(table, docs_path)
+    pq.write_table(pa.table({"content": [reference]}), heldout)
+    repos, index = tmp_path / "repos.parquet", tmp_path / "index"
+    fractions = ["--validation", "0.1", "--test", "0.1"]
+    assert main(["split-assign", "--input", str(docs_path), "--lang", "go",
+                 "--out", str(repos), *fractions]) == 0  # fmt: skip
+    evals = {s: str(tmp_path / f"{s}.parquet") for s in ("validation", "test")}
+    assert main(["split-eval", "--input", str(docs_path), "--repos", str(repos),
+                 "--validation-out", evals["validation"],
+                 "--test-out", evals["test"]]) == 0  # fmt: skip
+    assert main(["split-index", "--validation", evals["validation"], "--test", evals["test"],
+                 "--decontaminate-against", str(heldout),
+                 "--out-dir", str(index)]) == 0  # fmt: skip
+
+    def split_train(*extra: str) -> list:
+        out = tmp_path / f"train{len(extra)}"
+        assert main(["split-train", "--input", str(docs_path), "--repos", str(repos),
+                     "--index", str(index), "--out", f"{out}.parquet",
+                     "--removed", f"{out}_removed.parquet", "--stats", f"{out}.json",
+                     *extra]) == 0  # fmt: skip
+        return pq.read_table(f"{out}_removed.parquet").to_pylist()
+
+    assert [r for r in split_train() if r["reason"] == "reference"] == []
+    hits = [r for r in split_train("--containment-threshold", "0.5") if r["reason"] == "reference"]
+    assert [r["doc_id"] for r in hits] == [partial]
+    assert main(["split-train", "--input", str(docs_path), "--repos", str(repos),
+                 "--index", str(index), "--out", "x", "--removed", "y", "--stats", "z",
+                 "--containment-threshold", "1.5"]) == 2  # fmt: skip
