@@ -229,3 +229,12 @@ def test_the_rules_take_fit_figure_and_table_names_from_the_catalog() -> None:
     spelt = literals & {*catalog.FIGURES, *catalog.TABLES, *catalog.FIT_FILES.values()}
     assert not spelt, f"common.smk spells out {sorted(spelt)}: use codescale.catalog"
     assert '.get("formats", list(cs_catalog.PAIR_FORMATS))' in text  # the formats' default
+
+
+def test_every_catalog_language_has_an_execution_harness() -> None:
+    """How to compile and run a language is code (codescale.execute), not vocabulary: it stays
+    there, keyed by the catalog's languages, so a new entry without a harness fails here."""
+    from codescale.execute import harness, prompts
+
+    assert set(harness.LANGUAGES) == set(catalog.LANGUAGES)
+    assert set(prompts.WRONG_BODY) == set(catalog.LANGUAGES)
