@@ -238,3 +238,17 @@ def test_every_catalog_language_has_an_execution_harness() -> None:
 
     assert set(harness.LANGUAGES) == set(catalog.LANGUAGES)
     assert set(prompts.WRONG_BODY) == set(catalog.LANGUAGES)
+
+
+def test_the_catalog_imports_nothing_heavy() -> None:
+    """The Snakefile imports it while building the DAG: no numpy, polars, torch or matplotlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, codescale.catalog; "
+        "print(sorted(m for m in ('numpy', 'polars', 'torch', 'matplotlib', 'yaml') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
