@@ -18,6 +18,8 @@ rule corpus_part:
         "logs/bench/corpus_part/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
+    conda:
+        "../envs/data.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output.stats),
         # A part is a function of the corpus section (whatever the source: a key that only one
@@ -41,8 +43,6 @@ rule corpus_part:
             fallback_encoding=CORPUS["fallback_encoding"] or "none",
             part=wildcards.part,
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale corpus {params.args} --download-dir \"$CODESCALE_DOWNLOAD_DIR\""
         " --part-mb \"$CODESCALE_PART_MB\" --out-dir {params.out} > {log} 2>&1"
@@ -63,13 +63,13 @@ rule corpus:
         "logs/corpus.log",
     benchmark:
         "logs/bench/corpus/all.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         parts=lambda wildcards, input: [os.path.dirname(f) for f in input.stats],
         args=lambda wildcards: flags(
             languages=LANGS, cap_bytes_per_language=CORPUS["cap_bytes_per_language"]
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale corpus-gather --parts {params.parts} {params.args}"
         " --out-dir $(dirname {output.stats}) > {log} 2>&1"

@@ -16,10 +16,10 @@ rule dedup_signatures:
         "logs/bench/dedup_signatures/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
-    params:
-        args=lambda wildcards: dedup_args(),
     conda:
         "../envs/data.yaml"
+    params:
+        args=lambda wildcards: dedup_args(),
     shell:
         "codescale dedup-signatures --input {input.docs} --selection {input.selection}"
         " --lang {wildcards.lang} --part {wildcards.part} --output {output} {params.args}"
@@ -43,10 +43,10 @@ rule dedup_language:
         "logs/dedup/{lang}.log",
     benchmark:
         "logs/bench/dedup_language/{lang}.tsv"
-    params:
-        args=lambda wildcards: dedup_args(),
     conda:
         "../envs/data.yaml"
+    params:
+        args=lambda wildcards: dedup_args(),
     shell:
         "codescale dedup-cluster --signatures {input.signatures} --corpus {input.corpus}"
         " --removed {output.removed}"

@@ -15,6 +15,8 @@ rule evaluate_run:
         "logs/eval/{run}.log",
     group:
         "run"
+    conda:
+        "../envs/train.yaml"
     resources:
         gpu=resource("gpus"),
         nodes=resource("nodes"),
@@ -22,8 +24,6 @@ rule evaluate_run:
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=evaluate_args,
-    conda:
-        "../envs/train.yaml"
     shell:
         "codescale evaluate --run-dir {params.run_dir} --tokenizer {input.tokenizer}"
         " {params.args} --out {output} > {log} 2>&1"
@@ -43,10 +43,10 @@ rule collect_for_fit:
         csv=f"{RESULTS}/collect/runs_for_fit.csv",
     log:
         "logs/collect_for_fit.log",
-    params:
-        args=collect_args(FIT_RUNS),
     conda:
         "../envs/data.yaml"
+    params:
+        args=collect_args(FIT_RUNS),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"
 
@@ -65,9 +65,9 @@ rule collect:
         ),
     log:
         "logs/collect.log",
-    params:
-        args=collect_args_with_execute(list(RUNS)),
     conda:
         "../envs/data.yaml"
+    params:
+        args=collect_args_with_execute(list(RUNS)),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

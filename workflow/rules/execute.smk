@@ -19,14 +19,14 @@ rule execute_run:
         f"{RESULTS}/execute/{{run}}.json",
     log:
         "logs/execute/{run}.log",
+    conda:
+        "../envs/train.yaml"
     threads: lambda wildcards: EXEC.get("workers", 2)
     resources:
         **execute_resources(),
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=execute_args,
-    conda:
-        "../envs/train.yaml"
     shell:
         "codescale execute --run-dir {params.run_dir} --tokenizer {input.tokenizer}"
         " --parallel-dir {input.parallel} --tasks {input.tasks} {params.args}"

@@ -25,12 +25,12 @@ rule figures:
         manifest=f"{RESULTS}/figures/manifest.json",
     log:
         "logs/figures.log",
+    conda:
+        "../envs/laws.yaml"
     params:
         fits=lambda wildcards, input: os.path.dirname(input.fits[0]),
         figures=lambda wildcards, output: os.path.dirname(output.manifest),
         tables=lambda wildcards, output: os.path.dirname(output.tables[0]),
-    conda:
-        "../envs/laws.yaml"
     shell:
         "codescale figures --table {input.table} --fits-dir {params.fits}"
         " --out-dir {params.figures} --tables-dir {params.tables}"
@@ -43,11 +43,11 @@ rule plan:
         f"{RESULTS}/plan.csv",
     log:
         "logs/plan.log",
+    conda:
+        "../envs/data.yaml"
     params:
         # What the plan reads, as JSON; a function, so `{src}`-style templates elsewhere in the
         # config are not taken for wildcards, and no setting the plan ignores reruns it.
         config_json=lambda wildcards: json.dumps(plan_config(), sort_keys=True),
-    conda:
-        "../envs/data.yaml"
     shell:
         "printf '%s' {params.config_json:q} | codescale plan --config - --out {output} > {log} 2>&1"

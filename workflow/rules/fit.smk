@@ -6,6 +6,8 @@ rule fit:
         FITS,
     log:
         "logs/fit.log",
+    conda:
+        "../envs/laws.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output[0]),
         args=lambda wildcards: flags(
@@ -14,8 +16,6 @@ rule fit:
             seed=config["seed"],
             languages=LANGS,
         ),
-    conda:
-        "../envs/laws.yaml"
     shell:
         "codescale fit --table {input} {params.args} --out-dir {params.out} > {log} 2>&1"
 
@@ -29,6 +29,8 @@ checkpoint allocate:
         ALLOCATION,
     log:
         "logs/allocate.log",
+    conda:
+        "../envs/laws.yaml"
     params:
         fits=lambda wildcards, input: os.path.dirname(input.fits[0]),
         # `lambda wildcards` only: Snakemake leaves params of `input`/`output` out of its check.
@@ -39,7 +41,5 @@ checkpoint allocate:
             seed=config["seed"],
             available=[f"{lang}={shard_done(lang, 'train')}" for lang in LANGS],
         ),
-    conda:
-        "../envs/laws.yaml"
     shell:
         "codescale allocate --fits-dir {params.fits} {params.args} --out {output} > {log} 2>&1"

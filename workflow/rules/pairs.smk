@@ -22,6 +22,8 @@ rule parallel_tasks:
         programs=f"{RESULTS}/pairs/programs.parquet",
     log:
         "logs/parallel_tasks.log",
+    conda:
+        "../envs/data.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output.tasks),
         args=lambda wildcards: flags(
@@ -30,8 +32,6 @@ rule parallel_tasks:
             seed=config["seed"],
             no_mbxp=not PAR["mbxp"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale parallel-tasks --parallel-dir {input} {params.args}"
         " --out-dir {params.out} > {log} 2>&1"
@@ -52,6 +52,8 @@ rule pairs:
         test=TRANSLATION_TEST,
     log:
         "logs/pairs.log",
+    conda:
+        "../envs/data.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output.test),
         args=lambda wildcards: flags(
@@ -60,8 +62,6 @@ rule pairs:
             languages=LANGS,
             seed=config["seed"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale pairs --programs {input.programs} --heldout {input.heldout}"
         " --tokenizer {input.tokenizer} {params.args} --out-dir {params.out} > {log} 2>&1"

@@ -13,14 +13,14 @@ rule split_assign:
         "logs/split/{lang}/assign.log",
     benchmark:
         "logs/bench/split_assign/{lang}.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         args=lambda wildcards: flags(
             validation=config["split"]["validation"],
             test=config["split"]["test"],
             seed=config["seed"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale split-assign --input {input} --lang {wildcards.lang} --out {output}"
         " {params.args} > {log} 2>&1"
@@ -62,6 +62,8 @@ rule split_index:
         "logs/split/{lang}/index.log",
     benchmark:
         "logs/bench/split_index/{lang}.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         out=lambda wildcards, output: os.path.dirname(output.docs),
         args=lambda wildcards: flags(
@@ -70,8 +72,6 @@ rule split_index:
             num_perm=DEDUP["num_perm"],
             threshold=DEDUP["threshold"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale split-index --validation {input.validation} --test {input.test}"
         " --decontaminate-against {input.heldout} --out-dir {params.out} {params.args}"
@@ -96,6 +96,8 @@ rule split_train:
         "logs/bench/split_train/{lang}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
+    conda:
+        "../envs/data.yaml"
     params:
         index=lambda wildcards, input: os.path.dirname(input.index[0]),
         args=lambda wildcards: flags(
@@ -112,8 +114,6 @@ rule split_train:
                 else config["split"]["containment_threshold"]
             ),
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale split-train --input {input.docs} --repos {input.repos} --index {params.index}"
         " --out {output.train} --removed {output.removed} --stats {output.stats}"
@@ -137,14 +137,14 @@ rule split_language:
         "logs/split/{lang}/stats.log",
     benchmark:
         "logs/bench/split_language/{lang}.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         args=lambda wildcards: flags(
             validation_fraction=config["split"]["validation"],
             test_fraction=config["split"]["test"],
             seed=config["seed"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale split-stats --lang {wildcards.lang} --repos {input.repos}"
         " --train {input.train} --validation {input.validation} --test {input.test}"

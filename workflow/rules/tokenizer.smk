@@ -11,6 +11,8 @@ rule tokenizer:
         "logs/tokenizer.log",
     benchmark:
         "logs/bench/tokenizer/all.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         # `lambda wildcards` only: Snakemake leaves params of `input`/`output` out of its check.
         args=lambda wildcards: flags(
@@ -22,8 +24,6 @@ rule tokenizer:
             pad=TOK["special_tokens"]["pad"],
             language_tag=TOK["special_tokens"]["language_tag"],
         ),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale tokenizer {params.args} --out {output} > {log} 2>&1"
 
@@ -41,10 +41,10 @@ rule tokenize_part:
         "logs/bench/tokenize_part/{lang}/{split}/{part}.tsv"
     wildcard_constraints:
         part=r"p\d+",
-    params:
-        prefix=lambda wildcards: token_part_prefix(wildcards.lang, wildcards.split, wildcards.part),
     conda:
         "../envs/data.yaml"
+    params:
+        prefix=lambda wildcards: token_part_prefix(wildcards.lang, wildcards.split, wildcards.part),
     shell:
         "codescale tokenize --tokenizer {input.tokenizer} --input {input.docs}"
         " --lang {wildcards.lang} --split {wildcards.split} --allow-empty"
@@ -66,13 +66,13 @@ rule tokenize_shard:
         "logs/tokenize/{lang}/{split}.log",
     benchmark:
         "logs/bench/tokenize_shard/{lang}/{split}.tsv"
+    conda:
+        "../envs/data.yaml"
     params:
         parts=lambda wildcards: [
             token_part_prefix(wildcards.lang, wildcards.split, p) for p in split_parts()
         ],
         prefix=lambda wildcards: token_prefix(wildcards.lang, wildcards.split),
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale tokenize-gather --parts {params.parts} --lang {wildcards.lang}"
         " --split {wildcards.split} --out-prefix {params.prefix} > {log} 2>&1"

@@ -11,13 +11,13 @@ rule mixture:
         "logs/mixture/{run}.log",
     group:
         "run"
+    conda:
+        "../envs/data.yaml"
     resources:
         **run_group_resources("mixture_runtime"),
     params:
         args=mixture_args,
         proportions=allocation_proportions,
-    conda:
-        "../envs/data.yaml"
     shell:
         "codescale mixture {params.args} --out {output} > {log} 2>&1"
 
@@ -49,6 +49,8 @@ rule train_run:
         "logs/train/{run}.log",
     group:
         "run"
+    conda:
+        "../envs/train.yaml"
     threads: TRAIN["threads"]
     retries: TRAIN_RETRIES
     resources:
@@ -68,8 +70,6 @@ rule train_run:
         args=train_args,
         out=lambda wildcards, output: os.path.dirname(output.metrics),
         checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.run}",
-    conda:
-        "../envs/train.yaml"
     shell:
         f"{TRAIN_LAUNCH} codescale train --mixture {{input.mixture}}{TRAIN_OPTIONS}"
 
@@ -99,6 +99,8 @@ for _family, _budgets in STABLE_BUDGETS.items():
         wildcard_constraints:
             cell="[^/]+",
             size="[^/_]+",
+        conda:
+            "../envs/train.yaml"
         threads: TRAIN["threads"]
         retries: STABLE_RETRIES
         resources:
@@ -108,8 +110,6 @@ for _family, _budgets in STABLE_BUDGETS.items():
             args=_stable(_family, lambda st: train_args_of(st.name)),
             out=lambda wildcards, output: os.path.dirname(output.metrics),
             checkpoints=f"{RESULTS}/checkpoints/stable/{_family}/{{cell}}/{{size}}",
-        conda:
-            "../envs/train.yaml"
         shell:
             f"codescale mixture {{params.mixture_args}} --out {{output.mixture}} > {{log}} 2>&1"
             f" && {TRAIN_LAUNCH} codescale train --mixture {{output.mixture}}{TRAIN_OPTIONS}"
