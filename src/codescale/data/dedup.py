@@ -421,12 +421,13 @@ def dedup_table(
     ngram: int = 5,
     num_perm: int = 256,
     threshold: float = 0.7,
-    seed: int = 1,
+    seed: int = 0,
     bands: int | None = None,
     rows: int | None = None,
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
     """Deduplicate a corpus table in memory (one part of the pipeline above); returns (kept,
-    removed, stats)."""
+    removed, stats). The defaults are the config schema's (seed 0 as `codescale dedup` and the
+    workflow's dedup jobs use it)."""
     t0 = time.perf_counter()
     _check(threshold, ngram)
     b, r = bands_rows(threshold, num_perm, bands, rows)
