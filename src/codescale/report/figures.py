@@ -691,12 +691,10 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
         vals_all = [v for m in measured.values() for v in m.values()]
         lo, hi = min(vals_all), max(vals_all)
         ax.set_ylim(max(0.0, lo - 0.3 * (hi - lo + 1e-3)), hi + 0.25 * (hi - lo + 1e-3))
-        box = {"facecolor": "white", "alpha": 0.85, "edgecolor": "#999999"}
-        ax.text(0.01, 0.02, textwrap.fill(cmp["verdict"], 90), transform=ax.transAxes,
-                fontsize=6, va="bottom", bbox=box)  # fmt: skip
         notes.append(f"measured: {cmp['verdict']}")
+    verdict = "" if not measured else "\n" + textwrap.fill(cmp["verdict"], 110)
     ax.set_ylabel(LOSS_LABEL)
-    ax.set_title("(a) measured: uniform vs optimised allocation")
+    ax.set_title("(a) measured: uniform vs optimised allocation" + verdict, fontsize=8)
     paper = reference.allocation_experiment().get("fig6_average", {})
     if paper:
         ax.text(

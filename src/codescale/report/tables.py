@@ -273,9 +273,8 @@ def allocation_comparison(
     se = out["se"]
     if status is not None and status != "optimised":
         head = (
-            f"the law advised keeping the {status} mixture "
-            f"({(advice or {}).get('reason', 'no reason given')}), "
-            "so the 'optimised' run trains that mixture: no optimised allocation is claimed"
+            f"the law advised keeping the {status} mixture, so the 'optimised' run trains that "
+            "mixture: no optimised allocation is claimed"
         )
     elif se is None:
         head = (
@@ -309,10 +308,13 @@ def allocation_table(df: pl.DataFrame, allocation: dict[str, Any]) -> Table:
         )
     ]
     notes = [
-        "mean_val_loss: validation loss in nats/token, averaged over the languages every run was "
-        "scored on; one row per training seed (studies.allocation.seeds).",
+        "mean_val_loss: the collected table's val_loss (test split, nats/token), averaged over "
+        "the languages every run was scored on; one row per training seed "
+        "(studies.allocation.seeds).",
         f"Verdict: {cmp['verdict']}.",
     ]
+    if advice and advice.get("reason"):
+        notes.append(f"Why the advice is {advice.get('status')}: {advice['reason']}.")
     proportions = None if error_of(allocation) else allocation.get("proportions")
     if proportions:
         ci = (advice or {}).get("proportions_ci") or {}
