@@ -68,7 +68,12 @@ rule train_run:
         **run_group_resources("train_runtime"),
     params:
         args=train_args,
-        out=lambda wildcards, output: os.path.dirname(output.metrics),
+        # The outputs' folder, from the declared output, as a function of the wildcards alone:
+        # Snakemake compares such params with a finished run's (one of `output` it leaves out,
+        # so making it one would rerun every finished run once).
+        out=lambda wildcards: os.path.dirname(
+            rules.train_run.output.metrics.format(run=wildcards.run)
+        ),
         checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.run}",
     shell:
         f"{TRAIN_LAUNCH} codescale train --mixture {{input.mixture}}{TRAIN_OPTIONS}"
@@ -108,7 +113,7 @@ for _family, _budgets in STABLE_BUDGETS.items():
         params:
             mixture_args=_stable(_family, stable_mixture_args),
             args=_stable(_family, lambda st: train_args_of(st.name)),
-            out=lambda wildcards, output: os.path.dirname(output.metrics),
+            out=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}",
             checkpoints=f"{RESULTS}/checkpoints/stable/{_family}/{{cell}}/{{size}}",
         shell:
             f"codescale mixture {{params.mixture_args}} --out {{output.mixture}} > {{log}} 2>&1"
