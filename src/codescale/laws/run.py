@@ -21,11 +21,11 @@ import math
 from pathlib import Path
 
 from codescale import LANGUAGES
+from codescale import config as cs_config
 from codescale.catalog import FIT_FILES
 from codescale.errors import CodescaleError
 from codescale.io import write_json
 from codescale.laws import chinchilla, mixture_law, synergy, translation
-from codescale.laws.fitting import DEFAULT_HUBER_DELTA
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, help="collected runs.parquet (tidy format)")
     parser.add_argument("--out-dir", required=True, help="directory for the four JSON files")
     parser.add_argument(
-        "--bootstrap", type=int, default=200, help="bootstrap resamples per law (default 200)"
+        "--bootstrap",
+        type=int,
+        default=cs_config.default("fit.bootstrap"),
+        help="bootstrap resamples per law (default: the schema's fit.bootstrap)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=cs_config.default("seed"), help="bootstrap seed"
+    )
     parser.add_argument(
         "--huber-delta",
         type=float,
-        default=DEFAULT_HUBER_DELTA,
-        help="Huber delta on log-loss residuals (default 1e-3, Hoffmann et al. 2022)",
+        default=cs_config.default("fit.huber_delta"),
+        help="Huber delta on log-loss residuals (schema's fit.huber_delta; Hoffmann et al. 2022)",
     )
     parser.add_argument(
         "--languages",
