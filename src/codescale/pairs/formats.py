@@ -17,12 +17,15 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from codescale import LANGUAGE_NAMES, LANGUAGES
+from codescale import config as cs_config
+from codescale.catalog import PAIR_FORMATS as FORMATS
 from codescale.data.tokenizer import encode_documents, special_ids
 from codescale.errors import CodescaleError
 
-PAIR_FORMATS = ("direct", "prompt")
-FORMATS = ("shuffled", "direct", "prompt")
-DEFAULT_TEMPLATE = "\n// Translate the {src} code above to {tgt}:\n"
+# The formats that have a pair document (a shuffled run trains on the two languages' programs
+# apart, and is evaluated in the direct format).
+PAIR_FORMATS = tuple(f for f in FORMATS if f != "shuffled")
+DEFAULT_TEMPLATE = cs_config.default("parallel.prompt_template")
 
 
 def _text_ids(tok: Tokenizer, text: str) -> list[int]:
