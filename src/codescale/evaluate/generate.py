@@ -191,7 +191,7 @@ def bleu_by_direction(
         import sacrebleu
     except ImportError as err:
         raise CodescaleError(
-            "BLEU needs sacrebleu: pip install 'sacrebleu>=2.4,<3' (the `bleu` extra)"
+            "BLEU needs sacrebleu: install codescale's `train` extra (pip install -e '.[train]')"
         ) from err
     if len(rows) != len(hypotheses):
         raise CodescaleError(f"{len(rows)} instances but {len(hypotheses)} hypotheses")
