@@ -10,7 +10,7 @@ import pytest
 
 from codescale.cli import main
 from codescale.errors import CodescaleError
-from codescale.laws import allocation
+from codescale.laws import allocation_optimiser as allocation
 from codescale.model.presets import PRESETS, n_params
 
 LANGS = ["python", "java", "go"]

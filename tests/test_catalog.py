@@ -155,7 +155,7 @@ def test_registry_sources_name_catalog_languages_and_cover_every_one() -> None:
 def test_modules_use_the_catalog_s_tables_not_copies() -> None:
     from codescale import study
     from codescale.data import readers
-    from codescale.laws import run as fit_run
+    from codescale.laws import fit as fit_run
     from codescale.pairs import sources
     from codescale.report import figures, style
 
@@ -196,7 +196,7 @@ def test_study_expansion_names_runs_with_catalog_studies_and_strategies() -> Non
 
 def test_the_fitter_writes_the_catalog_s_fit_files() -> None:
     from codescale.evaluate.collect import SCHEMA
-    from codescale.laws import run as fit_run
+    from codescale.laws import fit as fit_run
 
     docs = fit_run.fit_all(pl.DataFrame([], schema=SCHEMA), ["python"], 0, 0, 1e-3)
     assert list(docs) == [catalog.FIT_FILES[key] for key in catalog.LAW_FITS]

@@ -97,17 +97,29 @@ def test_unmapped_keys_are_the_known_workflow_only_ones():
     key with a stage option must get an x-cli, or be added here with its reason."""
     known = {
         "corpus.download_dir",  # an environment variable (CODESCALE_DOWNLOAD_DIR), no rerun
-        "corpus.columns.content", "corpus.columns.language", "corpus.columns.repo",
-        "corpus.columns.path", "corpus.columns.id", "corpus.language_map",  # LOGICAL=NAME lists
-        "parallel.path", "parallel.mbxp",  # fetch-parallel's env var; parallel-tasks --no-mbxp
+        "corpus.columns.content",
+        "corpus.columns.language",
+        "corpus.columns.repo",
+        "corpus.columns.path",
+        "corpus.columns.id",
+        "corpus.language_map",  # LOGICAL=NAME lists
+        "parallel.path",
+        "parallel.mbxp",  # fetch-parallel's env var; parallel-tasks --no-mbxp
         "train.seq_len",  # train: None = the mixture's (which the workflow sets from this key)
         "train.threads",  # the job's Snakemake/Slurm threads; train --threads None = torch's
-        "evaluate.translation_studies", "execute.enabled", "execute.studies",
+        "evaluate.translation_studies",
+        "execute.enabled",
+        "execute.studies",
         "execute.languages",  # null = the study's languages, resolved by the workflow
-        "studies.per_language.enabled", "studies.per_language.languages",
-        "studies.synergy.enabled", "studies.synergy.languages",
-        "studies.pairing.enabled", "studies.pairing.formats", "studies.pairing.parallel_share",
-        "studies.allocation.enabled", "studies.allocation.seeds",
+        "studies.per_language.enabled",
+        "studies.per_language.languages",
+        "studies.synergy.enabled",
+        "studies.synergy.languages",
+        "studies.pairing.enabled",
+        "studies.pairing.formats",
+        "studies.pairing.parallel_share",
+        "studies.allocation.enabled",
+        "studies.allocation.seeds",
     }
     defaults = set()
 

@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("codescale.evaluate.run", "validation loss, bits/byte and translation loss"),
     "execute": ("codescale.execute.run", "generate code for held-out tasks, run tests: pass@k"),
     "collect": ("codescale.evaluate.collect", "gather every run into one tidy table"),
-    "fit": ("codescale.laws.run", "fit the paper's scaling laws, with intervals"),
+    "fit": ("codescale.laws.fit", "fit the paper's scaling laws, with intervals"),
     "allocate": ("codescale.laws.allocate", "optimise per-language token allocation"),
     "figures": ("codescale.report.figures", "the paper's figures and tables"),
     "plan": ("codescale.plan", "FLOPs and GPU-hours of a study, before anything runs"),

@@ -382,9 +382,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=D("seed"), help="seed of the per-language sample"
     )
     special = "tokenizer.special_tokens"
-    parser.add_argument(
-        "--eod", default=D(f"{special}.eod"), help="end-of-document token (id 0)"
-    )
+    parser.add_argument("--eod", default=D(f"{special}.eod"), help="end-of-document token (id 0)")
     parser.add_argument("--pad", default=D(f"{special}.pad"), help="padding token (id 1)")
     parser.add_argument(
         "--language-tag",

@@ -1,4 +1,5 @@
-"""`codescale allocate`: the recommended per-language token split (see codescale.laws.allocation).
+"""`codescale allocate`: the recommended per-language token split (the optimiser:
+codescale.laws.allocation_optimiser).
 
     codescale allocate --fits-dir results/fits (--size-N 1.5e9 | --size 1.5B) --tokens 4e11 \
         --available python=9e10 java=results/tokens/java/train.json ... \
@@ -40,7 +41,7 @@ from codescale import LANGUAGES
 from codescale import config as cs_config
 from codescale.errors import CodescaleError
 from codescale.io import read_json, write_json
-from codescale.laws.allocation import DEFAULT_HELDOUT_TOLERANCE, allocate
+from codescale.laws.allocation_optimiser import DEFAULT_HELDOUT_TOLERANCE, allocate
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -158,7 +158,8 @@ def trials(
     feasible set: the allocation's default trust region), gain_noise (see `gain_noise`), and
     covered: {param: fraction of languages (tau: of cells) whose 95% interval holds the truth}.
     """
-    from codescale.laws import allocation, mixture_law
+    from codescale.laws import allocation_optimiser as allocation
+    from codescale.laws import mixture_law
 
     rng = np.random.default_rng(seed)
     draws = [draw(truth, des, noise, rng) for _ in range(n_draws)]
