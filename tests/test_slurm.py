@@ -173,7 +173,7 @@ def test_a_data_job_gets_memory_and_time_from_its_input(data_ready: Path, tmp_pa
     inputs = ("results/corpus/p00000/python.parquet", "results/corpus/selection.json")
     input_mb = sum((workdir / f).stat().st_size for f in inputs) / 2**20
     mem = int(re.search(r"mem=(\d+)M", out).group(1))
-    assert mem == pytest.approx(1000 + 0.2 * input_mb, abs=2), out  # slurm.smk DATA_SCALING
+    assert mem == pytest.approx(1000 + 0.2 * input_mb, abs=2), out  # codescale.plan DATA_SCALING
     assert "TimeLimit=00:10:00" in out, out  # 10 minutes + input MB / 10 per minute
 
 

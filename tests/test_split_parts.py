@@ -287,7 +287,7 @@ def test_snakemake_one_part_and_many_parts_give_the_same_split_and_tokenizer(
 
 
 def test_data_plan_counts_jobs_and_books_by_part() -> None:
-    from codescale.plan import data_plan, data_plan_text, workflow_data_scaling
+    from codescale.plan import DATA_SCALING, data_plan, data_plan_text
 
     config = {
         "languages": ["python", "go"],
@@ -309,7 +309,7 @@ def test_data_plan_counts_jobs_and_books_by_part() -> None:
     big = {r["rule"]: r for r in data_plan(config, scaling, input_mb=64 * 1024)}
     assert big["split_train"]["jobs"] == 4 * rows["split_train"]["jobs"]
     assert big["split_train"]["mem_gb"] == rows["split_train"]["mem_gb"]
-    text = data_plan_text(config, workflow_data_scaling())
+    text = data_plan_text(config, DATA_SCALING)
     assert "split_train" in text and "tokenize_shard" in text and "16 parts" in text
     with pytest.raises(CodescaleError, match="cap_bytes_per_language or give --corpus-gb"):
         data_plan({**config, "corpus": {}}, scaling)

@@ -711,14 +711,50 @@ def run(args: argparse.Namespace) -> None:
 
 # --------------------------------------------------------------------------- the data half
 
+# Data jobs: memory and time from the size of their inputs (measured per byte of input on the
+# default corpus, see README "Running on a Slurm cluster"): (base MB, MB per input MB, input MB
+# per minute). workflow/rules/slurm.smk books every data job's Slurm resources by them; the data
+# plan below prints the same numbers.
+DATA_SCALING: dict[str, tuple[float, float, float]] = {
+    # corpus and dedup (README "Scale"): part jobs stream (peak RSS 174-295 MiB at any part
+    # size measured); the gather holds <= 0.3 KB per document, the cluster <= 1.4 KB per document
+    # (its signatures' input) plus the candidates' signatures
+    "corpus_part": (1000, 0.1, 10.0),
+    "corpus": (1000, 0.15, 600.0),
+    "dedup_signatures": (1000, 0.2, 10.0),
+    "dedup_language": (1000, 0.7, 60.0),
+    "dedup_part": (1000, 0.1, 30.0),
+    # split and tokenize (README "Data at scale"; per MiB of the part's parquet, measured at 8
+    # and 32 MB parts of Python under load 26 on 2 CPUs, benchmarks/RESULTS.md): a part job
+    # holds its part's documents (split_train also their shingle sets and signatures); the
+    # per-language jobs hold per-repository or per-document records, or one row group
+    "split_assign": (1000, 0.0, 600.0),
+    "split_eval": (1000, 10.0, 120.0),
+    "split_index": (1000, 2.0, 60.0),
+    "split_train": (1000, 30.0, 30.0),
+    "split_language": (500, 0.0, 10000.0),
+    "tokenizer": (4000, 0.0, 600.0),
+    "tokenize_part": (1000, 10.0, 8.0),
+    "tokenize_shard": (1000, 0.0, 500.0),
+}
+# Rules whose jobs are sized by one named input, not by all they declare: a split_train job
+# holds its own part whole, beside the language's repository table and band index it declares.
+DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs",
+                 "dedup_language": "signatures"}  # fmt: skip
+# Inputs a job also loads whole, on top of what DATA_SIZED_BY sizes: (input name, MB of memory
+# per MB on disk). A split_train job joins its part's band keys against the language's whole
+# band index (int32 band, uint64 key, int64 doc: ~20 bytes a row in memory, ~10 on disk).
+DATA_HELD_WHOLE = {"split_train": ("index", 3.0)}
+
+
 # How each data rule's jobs scale (workflow/rules/{corpus,dedup,split,tokenizer}.smk): how many
 # jobs it runs, the input its largest job is sized by and the input of all its jobs together,
 # from the corpus input T (MiB), the kept corpus K = min(T, cap x languages), L languages,
 # P = ceil(T / corpus.part_mb) parts and the evaluation share e = split.validation + split.test.
 # A (language, part) job holds at most one part's worth of one language: min(T / P, K / L).
 # Memory and time of the largest job follow the rule's DATA_SCALING coefficients exactly as its
-# Slurm resources do (workflow/rules/slurm.smk: base MB + MB per input MiB, 10 min + input /
-# MiB per minute); CPU-hours are the total input at that rate plus a start per job.
+# Slurm resources do (workflow/rules/slurm.smk books them: base MB + MB per input MiB, 10 min +
+# input / MiB per minute); CPU-hours are the total input at that rate plus a start per job.
 # Bytes per text byte, measured on the generated Python corpus of benchmarks/data_scale.py:
 SIGNATURE_BYTES_PER_BYTE = 0.1  # dedup signature records (band keys, hashes), parquet
 TOKEN_BYTES_PER_BYTE = 0.7  # a shard's token bytes (uint16, ~2.8 bytes of text a token)
@@ -756,23 +792,6 @@ DATA_JOBS: dict[str, tuple[str, Callable[[dict[str, float]], float], Callable[..
         lambda v: TOKEN_BYTES_PER_BYTE * v["K"],
     ),
 }
-
-
-def workflow_data_scaling() -> dict[str, tuple[float, float, float]]:
-    """DATA_SCALING as workflow/rules/slurm.smk writes it (the one place it is written), read
-    from the checkout this package is installed from; {} where there is none."""
-    import ast
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "workflow" / "rules" / "slurm.smk"
-    if not path.is_file():
-        return {}
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "DATA_SCALING" for t in node.targets
-        ):
-            return ast.literal_eval(node.value)
-    return {}
 
 
 def data_plan(
@@ -868,7 +887,7 @@ def format_data_plan(rows: Sequence[dict[str, Any]], input_mb: float, parts: int
     ]
     title = (
         f"data plan: {_mib(input_mb)} of corpus input in {parts} parts"
-        " (memory and time per job as workflow/rules/slurm.smk's DATA_SCALING books them)"
+        " (memory and time per job as DATA_SCALING books them on Slurm)"
     )
     return title + "\n" + _aligned(header, body, total)
 
@@ -879,7 +898,7 @@ def data_plan_text(
     input_mb: float | None = None,
 ) -> str:
     """The data plan of a config as `codescale plan` and the dry run print it."""
-    scaling = workflow_data_scaling() if scaling is None else scaling
+    scaling = DATA_SCALING if scaling is None else scaling
     rows = data_plan(config, scaling, input_mb)
     corpus = config.get("corpus", {})
     if input_mb is None:

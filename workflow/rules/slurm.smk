@@ -9,40 +9,14 @@
 import functools
 import math
 
+from codescale import plan as cs_plan
+
 SLURM = config["slurm"]
-# Data jobs: memory and time from the size of their inputs (measured per byte of input on the
-# default corpus, see README "Running on a Slurm cluster"): (base MB, MB per input MB, input MB
-# per minute).
-DATA_SCALING = {
-    # corpus and dedup (README "Scale"): part jobs stream (peak RSS 174-295 MiB at any part
-    # size measured); the gather holds <= 0.3 KB per document, the cluster <= 1.4 KB per document
-    # (its signatures' input) plus the candidates' signatures
-    "corpus_part": (1000, 0.1, 10.0),
-    "corpus": (1000, 0.15, 600.0),
-    "dedup_signatures": (1000, 0.2, 10.0),
-    "dedup_language": (1000, 0.7, 60.0),
-    "dedup_part": (1000, 0.1, 30.0),
-    # split and tokenize (README "Data at scale"; per MiB of the part's parquet, measured at 8
-    # and 32 MB parts of Python under load 26 on 2 CPUs, benchmarks/RESULTS.md): a part job
-    # holds its part's documents (split_train also their shingle sets and signatures); the
-    # per-language jobs hold per-repository or per-document records, or one row group
-    "split_assign": (1000, 0.0, 600.0),
-    "split_eval": (1000, 10.0, 120.0),
-    "split_index": (1000, 2.0, 60.0),
-    "split_train": (1000, 30.0, 30.0),
-    "split_language": (500, 0.0, 10000.0),
-    "tokenizer": (4000, 0.0, 600.0),
-    "tokenize_part": (1000, 10.0, 8.0),
-    "tokenize_shard": (1000, 0.0, 500.0),
-}
-# Rules whose jobs are sized by one named input, not by all they declare: a split_train job
-# holds its own part whole, beside the language's repository table and band index it declares.
-DATA_SIZED_BY = {"split_eval": "docs", "split_train": "docs", "tokenize_part": "docs",
-                 "dedup_language": "signatures"}  # fmt: skip
-# Inputs a job also loads whole, on top of what DATA_SIZED_BY sizes: (input name, MB of memory
-# per MB on disk). A split_train job joins its part's band keys against the language's whole
-# band index (int32 band, uint64 key, int64 doc: ~20 bytes a row in memory, ~10 on disk).
-DATA_HELD_WHOLE = {"split_train": ("index", 3.0)}
+# Data jobs: memory and time from the size of their inputs, by the coefficients the printed
+# data plan also uses (codescale.plan: DATA_SCALING, DATA_SIZED_BY, DATA_HELD_WHOLE).
+DATA_SCALING = cs_plan.DATA_SCALING
+DATA_SIZED_BY = cs_plan.DATA_SIZED_BY
+DATA_HELD_WHOLE = cs_plan.DATA_HELD_WHOLE
 
 
 def _input_mb(paths):
