@@ -205,11 +205,14 @@ def test_a_wheel_install_validates_a_config(tmp_path):
         f"cfg = config.load({str(smoke)!r}); "
         f"assert {str(REPO / 'src')!r} not in sys.path, sys.path; "
         "print(codescale.__file__); print(cfg['dedup']['threshold']); "
-        "print(config.default('train.checkpoint_every'))"
+        "print(config.default('train.checkpoint_every')); "
+        "from codescale.plan import data_plan_text; "
+        "print('no-scaling' if 'no DATA_SCALING' in data_plan_text(cfg) else 'scaling')"
     )
-    where, threshold, every = run(str(python), "-c", code).split()
+    where, threshold, every, scaling = run(str(python), "-c", code).split()
     assert Path(where).is_relative_to(venv), where  # the wheel's copy, not the checkout
     assert float(threshold) == 0.7 and int(every) == 200
+    assert scaling == "scaling"  # the data plan's coefficients are package code, not slurm.smk
     assert not (venv / "workflow").exists()
 
 
