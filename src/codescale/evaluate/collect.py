@@ -46,6 +46,30 @@ SCHEMA: dict[str, pl.DataType] = {
     "seen": pl.Boolean, "value": pl.Float64,
 }  # fmt: skip
 AGGREGATE_SCALARS = ("seen_mean", "unseen_mean", "all_mean", "nonpython_mean")
+# The columns the fits and the report read: a table without one of them is refused by name.
+READ_COLUMNS = (
+    "run", "study", "size", "N", "D", "pair_format", "target", "auxiliary",
+    "metric", "lang", "src_lang", "tgt_lang", "seen", "value",
+)  # fmt: skip
+
+
+def read_table(path: str | Path) -> pl.DataFrame:
+    """The collected table (runs.parquet) as written, for its readers (`codescale fit`, the
+    report). Raises CodescaleError naming the file when it is absent, not parquet, or lacks any
+    of READ_COLUMNS."""
+    path = Path(path)
+    if not path.is_file():
+        raise CodescaleError(f"{path}: collected table not found (run `codescale collect` first)")
+    try:
+        table = pl.read_parquet(path)
+    except Exception as err:  # polars raises several types for a corrupt file
+        raise CodescaleError(f"{path}: cannot read parquet: {err}") from err
+    missing = [c for c in READ_COLUMNS if c not in table.columns]
+    if missing:
+        raise CodescaleError(
+            f"{path}: missing columns {missing} of the collected table (docs/ARCHITECTURE.md)"
+        )
+    return table
 
 
 def _load(path: Path, what: str) -> dict[str, Any]:

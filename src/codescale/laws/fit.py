@@ -29,11 +29,6 @@ from codescale.laws import chinchilla, mixture_law, synergy, translation
 
 log = logging.getLogger(__name__)
 
-REQUIRED_COLUMNS = (
-    "run", "study", "N", "D", "pair_format", "target", "auxiliary",
-    "metric", "lang", "src_lang", "tgt_lang", "seen", "value",
-)  # fmt: skip
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, help="collected runs.parquet (tidy format)")
@@ -60,23 +55,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="LANG",
         help="languages to fit (default: all seven)",
     )
-
-
-def load_table(path: str | Path):
-    """Read the collected table and check it has the contract's columns."""
-    import polars as pl
-
-    path = Path(path)
-    if not path.is_file():
-        raise CodescaleError(f"table not found: {path}")
-    try:
-        table = pl.read_parquet(path)
-    except Exception as err:  # polars raises several types for a corrupt file
-        raise CodescaleError(f"cannot read {path} as parquet: {err}") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
-    if missing:
-        raise CodescaleError(f"{path} lacks the columns {missing} of the collected table")
-    return table
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -128,7 +106,9 @@ def fit_all(table, languages, n_bootstrap: int, seed: int, delta: float) -> dict
 
 def run(args: argparse.Namespace) -> None:
     check_args(args)
-    table = load_table(args.table)
+    from codescale.evaluate.collect import read_table  # polars: only when fitting
+
+    table = read_table(args.table)
     docs = fit_all(table, args.languages, args.bootstrap, args.seed, args.huber_delta)
     out = Path(args.out_dir)
     for name, doc in docs.items():

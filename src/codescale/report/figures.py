@@ -674,14 +674,12 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
                 notes.append(f"no allocation/{kind} run")
                 continue
             runs, m = by_seed[kind], measured[kind]
-            sds = [
-                float(np.std([r[lang] for _, r in runs], ddof=1)) if len(runs) > 1 else 0.0
-                for lang in langs
-            ]
-            sds.append(float(np.std(cmp[kind]["seed_means"], ddof=1)) if len(runs) > 1 else 0.0)
             vals = [m.get(lang, math.nan) for lang in langs] + [means[kind]]
             label = f"{kind} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
-            err = sds if len(runs) > 1 else None
+            err = None
+            if len(runs) > 1:
+                err = [float(np.std([r[lang] for _, r in runs], ddof=1)) for lang in langs]
+                err.append(float(np.std(cmp[kind]["seed_means"], ddof=1)))
             ax.bar(x + (k - 0.5) * 0.4, vals, 0.4, color=colours[kind], yerr=err, capsize=2,
                    label=label)  # fmt: skip
         ax.set_xticks(x, [style.name(c) if c != "mean" else "mean" for c in cats])

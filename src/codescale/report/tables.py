@@ -19,23 +19,10 @@ import polars as pl
 
 from codescale import LANGUAGE_NAMES, LANGUAGES
 from codescale.errors import CodescaleError
+from codescale.evaluate.collect import read_table
 from codescale.io import atomic_path, read_json
 from codescale.report import reference
 
-REQUIRED_COLUMNS = (
-    "run",
-    "study",
-    "size",
-    "N",
-    "D",
-    "pair_format",
-    "metric",
-    "lang",
-    "src_lang",
-    "tgt_lang",
-    "seen",
-    "value",
-)
 NOT_MEASURED = "not measured (see README)"
 
 # ---------------------------------------------------------------------------------------------
@@ -43,16 +30,9 @@ NOT_MEASURED = "not measured (see README)"
 
 
 def load_table(path: Path) -> pl.DataFrame:
-    """The collected long table, checked for the columns the report reads."""
-    if not path.exists():
-        raise CodescaleError(f"{path}: collected table not found (run `codescale collect` first)")
-    try:
-        df = pl.read_parquet(path)
-    except Exception as err:  # polars raises several types for a corrupt file
-        raise CodescaleError(f"{path}: cannot read parquet: {err}") from err
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise CodescaleError(f"{path}: missing columns {missing} (see docs/ARCHITECTURE.md)")
+    """The collected long table (checked by codescale.evaluate.collect.read_table), with N, D
+    and value as floats for the plots and fits of the report."""
+    df = read_table(path)
     return df.with_columns(
         pl.col("N").cast(pl.Float64), pl.col("D").cast(pl.Float64), pl.col("value").cast(pl.Float64)
     )
@@ -239,7 +219,7 @@ def allocation_comparison(
     >= 2 seeds of a kind (studies.allocation.seeds). The verdict says in words whether the advised
     mixture measured better than uniform by more than 2 standard errors, worse by more than 2, or
     neither; a law that advised staying uniform is reported as such (no "optimised" claim).
-    Returns {kind: {"runs", "seed_means", "mean"}, "difference", "se", "n_seeds", "verdict"}.
+    Returns {kind: {"runs", "seed_means", "mean"}, "difference", "se", "verdict"}.
     """
     langs = (
         set.intersection(*(set(m) for runs in measured.values() for _, m in runs))
@@ -255,9 +235,7 @@ def allocation_comparison(
             "mean": float(np.mean(seed_means)),
         }
     status = (advice or {}).get("status")
-    out["advice_status"] = status
     out["difference"] = out["se"] = None
-    out["n_seeds"] = {k: len(v["seed_means"]) for k, v in out.items() if isinstance(v, dict)}
     if "uniform" not in out or "optimised" not in out:
         out["verdict"] = "not measured: the study lacks the uniform or the optimised run"
         return out
