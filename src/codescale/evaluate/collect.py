@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +47,12 @@ SCHEMA: dict[str, pl.DataType] = {
     "seen": pl.Boolean, "value": pl.Float64,
 }  # fmt: skip
 AGGREGATE_SCALARS = ("seen_mean", "unseen_mean", "all_mean", "nonpython_mean")
-# The columns the fits and the report read: a table without one of them is refused by name.
-READ_COLUMNS = (
-    "run", "study", "size", "N", "D", "pair_format", "target", "auxiliary",
-    "metric", "lang", "src_lang", "tgt_lang", "seen", "value",
-)  # fmt: skip
 
 
-def read_table(path: str | Path) -> pl.DataFrame:
+def read_table(path: str | Path, required: Sequence[str]) -> pl.DataFrame:
     """The collected table (runs.parquet) as written, for its readers (`codescale fit`, the
-    report). Raises CodescaleError naming the file when it is absent, not parquet, or lacks any
-    of READ_COLUMNS."""
+    report), each naming the columns it reads. Raises CodescaleError naming the file when it is
+    absent, not parquet, or lacks any of `required`."""
     path = Path(path)
     if not path.is_file():
         raise CodescaleError(f"{path}: collected table not found (run `codescale collect` first)")
@@ -64,7 +60,7 @@ def read_table(path: str | Path) -> pl.DataFrame:
         table = pl.read_parquet(path)
     except Exception as err:  # polars raises several types for a corrupt file
         raise CodescaleError(f"{path}: cannot read parquet: {err}") from err
-    missing = [c for c in READ_COLUMNS if c not in table.columns]
+    missing = [c for c in required if c not in table.columns]
     if missing:
         raise CodescaleError(
             f"{path}: missing columns {missing} of the collected table (docs/ARCHITECTURE.md)"

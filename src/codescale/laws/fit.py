@@ -29,6 +29,12 @@ from codescale.laws import chinchilla, mixture_law, synergy, translation
 
 log = logging.getLogger(__name__)
 
+# The collected table's columns the fits read.
+FIT_COLUMNS = (
+    "run", "study", "N", "D", "pair_format", "target", "auxiliary",
+    "metric", "lang", "src_lang", "tgt_lang", "seen", "value",
+)  # fmt: skip
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, help="collected runs.parquet (tidy format)")
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     check_args(args)
     from codescale.evaluate.collect import read_table  # polars: only when fitting
 
-    table = read_table(args.table)
+    table = read_table(args.table, FIT_COLUMNS)
     docs = fit_all(table, args.languages, args.bootstrap, args.seed, args.huber_delta)
     out = Path(args.out_dir)
     for name, doc in docs.items():

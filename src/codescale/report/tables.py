@@ -23,6 +23,11 @@ from codescale.evaluate.collect import read_table
 from codescale.io import atomic_path, read_json
 from codescale.report import reference
 
+# The collected table's columns the report reads.
+REPORT_COLUMNS = (
+    "run", "study", "size", "N", "D", "pair_format",
+    "metric", "lang", "src_lang", "tgt_lang", "seen", "value",
+)  # fmt: skip
 NOT_MEASURED = "not measured (see README)"
 
 # ---------------------------------------------------------------------------------------------
@@ -32,7 +37,7 @@ NOT_MEASURED = "not measured (see README)"
 def load_table(path: Path) -> pl.DataFrame:
     """The collected long table (checked by codescale.evaluate.collect.read_table), with N, D
     and value as floats for the plots and fits of the report."""
-    df = read_table(path)
+    df = read_table(path, REPORT_COLUMNS)
     return df.with_columns(
         pl.col("N").cast(pl.Float64), pl.col("D").cast(pl.Float64), pl.col("value").cast(pl.Float64)
     )
