@@ -54,10 +54,10 @@ except CodescaleError as err:
 
 if workflow.is_main_process:  # the plan and its cost, before anything runs
     print(
-        cs_plan.format_table(cs_plan.summarise(PLAN.values()), config["plan"]["card"]),
+        cs_plan.format_table(cs_plan.summarise(PLAN.values()), config["cluster"]["card"]),
         file=sys.stderr,
     )
-    _saving = cs_plan.format_branch_saving(list(PLAN.values()), config["plan"]["card"])
+    _saving = cs_plan.format_branch_saving(list(PLAN.values()), config["cluster"]["card"])
     if _saving:  # WSD branches (train.schedule: wsd): their cost against separate runs
         print(_saving, file=sys.stderr)
     print(cs_plan.format_layout_table(list(PLAN.values())), file=sys.stderr)
@@ -86,13 +86,7 @@ include: "workflow/rules/fit.smk"
 include: "workflow/rules/figures.smk"
 
 
-# Slurm: every rule runs on the CPU partition unless it names its own (training asks for GPUs);
-# data jobs get memory and time from their input sizes (workflow/rules/slurm.smk).
-for _rule in workflow.rules:
-    _rule.resources.update(data_resources(_rule.name))
-    _rule.resources.setdefault("slurm_partition", config["slurm"]["cpu_partition"])
-    if config["slurm"]["account"]:
-        _rule.resources.setdefault("slurm_account", config["slurm"]["account"])
+book_slurm_resources(workflow.rules)  # workflow/rules/slurm.smk: partitions, data-job sizes
 
 
 if workflow.is_main_process:

@@ -40,6 +40,11 @@ def test_shipped_configs_are_valid(name):
         ({"train": {"lr": {"2K": 0.01, "5K": 0.01, "3Q": 0.1}}}, "at 'train.lr.3Q': unknown"),
         ({"train": {"lr": {"2K": 0.01, "5K": -1}}}, "config error at 'train.lr.5K'"),
         ({"train": {"lr": "fast"}}, "config error at 'train.lr'"),
+        # hardware, planner and scheduler settings apart (issue 14): an old config is told where
+        ({"slurm": {"gpus": False}}, "at 'slurm.gpus': this key moved to 'cluster.gpus'"),
+        ({"slurm": {"max_gpus": 8}}, "at 'slurm.max_gpus': this key moved to 'plan.max_gpus'"),
+        ({"plan": {"card": "H100"}}, "at 'plan.card': this key moved to 'cluster.card'"),
+        ({"slurm": {"gpus_per_node": 4, "cpu_tasks": 2}}, "(and slurm.gpus_per_node -> cluster"),
     ],
 )
 def test_bad_config_names_the_key(patch, message):
@@ -107,3 +112,11 @@ def test_allocation_seeds_add_named_runs_with_their_own_seed():
         ("allocation/optimised/2K_d24K_s1", 4, "optimised"),
     ]
     assert alloc[1].weights == alloc[0].weights and alloc[3].weights is None
+
+
+def test_moved_keys_point_from_a_removed_key_to_an_existing_one():
+    defaults = {s: cs_config.section_defaults(s) for s in ("cluster", "plan", "slurm")}
+    for old, new in cs_config.MOVED_KEYS.items():
+        (old_section, old_key), (new_section, new_key) = old.split("."), new.split(".")
+        assert old_key not in defaults[old_section], old
+        assert new_key in defaults[new_section], new

@@ -131,7 +131,8 @@ def test_unmapped_keys_are_the_known_workflow_only_ones():
                 defaults.add(f"{prefix}{name}")
 
     walk(cs_config.load_schema(), "")
-    sections = ("plan.", "slurm.")  # `codescale plan` reads them from the config it is given
+    # `codescale plan` reads these sections from the config it is given
+    sections = ("cluster.", "plan.", "slurm.")
     unmapped = {k for k in defaults - set(CLI) if not k.startswith(sections)}
     assert not unmapped - known, (
         f"config keys with a default but no x-cli: {sorted(unmapped - known)}; give each an "

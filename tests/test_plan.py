@@ -14,7 +14,7 @@ from codescale.errors import CodescaleError
 from codescale.model import presets
 
 ROOT = Path(__file__).resolve().parents[1]
-SLURM = {"gpus": True, "gpus_per_node": 8, "max_gpus": 64, "gpu_memory_gb": 80,
+SETTINGS = {"gpus": True, "gpus_per_node": 8, "max_gpus": 64, "gpu_memory_gb": 80,
          "max_runtime_h": 48, "safety_factor": 1.5, "overhead_min": 10}  # fmt: skip
 
 
@@ -39,31 +39,31 @@ def test_run_cost_is_flops_over_rate() -> None:
 
 
 def test_tiny_runs_are_cpu_only() -> None:
-    res = plan.train_resources("20K", 10**6, 4096, 128, SLURM)
+    res = plan.train_resources("20K", 10**6, 4096, 128, SETTINGS)
     assert res["gpus"] == 0 and res["strategy"] == "cpu" and res["nodes"] == 1
     assert res["cpu_job_hours"] > 0 and res["booked_gpu_hours"] == 0
-    # slurm.gpus false forces CPU even for a GPU-size model
-    assert plan.train_resources("10M", 10**8, 4096, 256, {**SLURM, "gpus": False})["gpus"] == 0
+    # cluster.gpus false forces CPU even for a GPU-size model
+    assert plan.train_resources("10M", 10**8, 4096, 256, {**SETTINGS, "gpus": False})["gpus"] == 0
 
 
 def test_small_model_gets_one_gpu_and_big_model_is_sharded() -> None:
-    small = plan.train_resources("0.1B", 2 * 10**9, 32768, 2048, SLURM)
+    small = plan.train_resources("0.1B", 2 * 10**9, 32768, 2048, SETTINGS)
     assert (small["gpus"], small["nodes"], small["strategy"]) == (1, 1, "ddp")
     assert small["runtime"] <= 48 * 60
-    big = plan.train_resources("14B", 2 * 10**9, 32768, 2048, SLURM)
+    big = plan.train_resources("14B", 2 * 10**9, 32768, 2048, SETTINGS)
     states, _ = plan.memory_bytes("14B", 32768, 2048)
     assert states > 80e9  # 16 bytes x 14.3B params cannot sit on one 80 GB card
     assert big["gpus"] > 1 and big["strategy"] == "fsdp"
     # a bigger card needs fewer GPUs for memory
-    h200 = plan.train_resources("14B", 10**8, 32768, 2048, {**SLURM, "gpu_memory_gb": 141})
-    h800 = plan.train_resources("14B", 10**8, 32768, 2048, SLURM)
+    h200 = plan.train_resources("14B", 10**8, 32768, 2048, {**SETTINGS, "gpu_memory_gb": 141})
+    h800 = plan.train_resources("14B", 10**8, 32768, 2048, SETTINGS)
     assert h200["gpus"] <= h800["gpus"]
 
 
 def test_more_tokens_more_gpus_and_nodes_within_time_target() -> None:
     previous = 0
     for tokens in (2e9, 16e9, 64e9, 400e9):
-        res = plan.train_resources("3.1B", int(tokens), 32768, 2048, SLURM)
+        res = plan.train_resources("3.1B", int(tokens), 32768, 2048, SETTINGS)
         assert res["gpus"] >= previous
         previous = res["gpus"]
         assert res["nodes"] == -(-res["gpus"] // 8)
@@ -76,10 +76,10 @@ def test_more_tokens_more_gpus_and_nodes_within_time_target() -> None:
 
 
 def test_time_target_capped_by_max_gpus_splits_into_segments() -> None:
-    res = plan.train_resources("7B", 10**12, 32768, 2048, {**SLURM, "max_gpus": 8})
+    res = plan.train_resources("7B", 10**12, 32768, 2048, {**SETTINGS, "max_gpus": 8})
     assert res["gpus"] == 8 and res["segments"] > 1 and res["runtime"] <= 48 * 60
     with pytest.raises(CodescaleError, match="max_gpus"):
-        plan.train_resources("14B", 10**9, 32768, 2048, {**SLURM, "max_gpus": 2})
+        plan.train_resources("14B", 10**9, 32768, 2048, {**SETTINGS, "max_gpus": 2})
 
 
 def test_summary_totals_equal_sum_of_runs() -> None:
@@ -89,7 +89,7 @@ def test_summary_totals_equal_sum_of_runs() -> None:
         FakeRun("synergy/python+go/1.3B_d64B", "synergy", "1.3B", 128 * 10**9),
         FakeRun("mono/go/20K_d1M", "mono", "20K", 10**6),
     ]
-    rows = plan.summarise(plan.plan_runs(runs, 32768, 2048, SLURM, {"mfu": 0.4}))
+    rows = plan.summarise(plan.plan_runs(runs, 32768, 2048, {**SETTINGS, "mfu": 0.4}))
     assert [r["study"] for r in rows] == ["mono", "synergy", "total"]
     costs = [plan.run_cost(r.size, r.tokens, 32768, 2048, 0.4, 989) for r in runs]
     total = rows[-1]
@@ -126,7 +126,7 @@ def test_paper_grid_is_tens_of_thousands_of_h800_hours() -> None:
     }
     runs = expand(grid)
     assert len(runs) == 420
-    total = plan.summarise(plan.plan_runs(runs, 32768, 2048, SLURM, {"mfu": 0.4}))[-1]
+    total = plan.summarise(plan.plan_runs(runs, 32768, 2048, {**SETTINGS, "mfu": 0.4}))[-1]
     assert 10_000 < total["gpu_hours"] < 100_000
 
 
@@ -166,7 +166,7 @@ def test_paper_jobs_fit_the_partition_limit_and_gpu_memory(limit_h: float) -> No
         assert row["memory_gb"] <= 80 * plan.GPU_MEMORY_USABLE, row
         assert row["retries"] == row["segments"] - 1 + 3
         # segments x the useful part of each job cover the planned training time
-        useful = row["runtime"] - 10 - plan.SLURM_DEFAULTS["stop_grace_s"] / 60
+        useful = row["runtime"] - 10 - plan.SETTINGS_DEFAULTS["stop_grace_s"] / 60
         planned = row["gpu_hours"] * 1.5 * 60 / row["gpus"]
         assert row["segments"] * useful >= planned * 0.999, row
         local = row["batch_size"] // row["gpus"]
@@ -201,9 +201,9 @@ def test_memory_plan_prefers_ddp_then_recomputation_then_sharding() -> None:
 
 def test_a_run_that_fits_nowhere_names_the_size() -> None:
     with pytest.raises(CodescaleError, match="14B .*does not fit 2 GPUs"):
-        plan.train_resources("14B", 10**9, 32768, 2048, {**SLURM, "max_gpus": 2})
+        plan.train_resources("14B", 10**9, 32768, 2048, {**SETTINGS, "max_gpus": 2})
     with pytest.raises(CodescaleError, match="no training time"):
-        plan.train_resources("0.1B", 10**9, 32768, 2048, {**SLURM, "max_runtime_h": 0.1})
+        plan.train_resources("0.1B", 10**9, 32768, 2048, {**SETTINGS, "max_runtime_h": 0.1})
 
 
 def test_layout_table_shows_each_size_and_budget_once() -> None:

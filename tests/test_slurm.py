@@ -26,6 +26,9 @@ import yaml
 from conftest import REPO
 from safetensors.torch import load_file
 
+from codescale.config import section_defaults
+from codescale.plan import SETTINGS_SECTIONS as SECTIONS
+
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
 
 SLURM_ARGS = [
@@ -61,23 +64,23 @@ def slurm(tmp_path_factory):
     subprocess.run(["bash", str(script), "stop", str(state)], timeout=60)
 
 
-def study_config(path: Path, checkpoint_every: int = 20, **slurm) -> Path:
+def study_config(path: Path, checkpoint_every: int = 20, **settings) -> Path:
     """The smoke study's data with two per-language runs, trained by 2 CPU ranks per job."""
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg["studies"] = {
         "per_language": {"sizes": ["5K"], "tokens": [40_000, 3_200_000], "languages": ["python"]}
     }
     cfg["train"] = {**cfg["train"], "lr": 0.01, "checkpoint_every": checkpoint_every}
-    cfg["slurm"] = {
-        "train_partition": "cpu",
-        "cpu_partition": "cpu",
-        "gpus": False,
+    cfg["cluster"] = {"gpus": False}
+    cfg["slurm"] = {"train_partition": "cpu", "cpu_partition": "cpu", "stop_grace_s": GRACE_S}
+    cfg["plan"] = {
         "cpu_tasks": 2,
-        "stop_grace_s": GRACE_S,
         "overhead_min": 0.75,  # sbatch to the first step: Snakemake, torch, process groups
-        **slurm,
+        "cpu_gflops": 0.2,  # generous time limits unless a test says otherwise
     }
-    cfg["plan"] = {"cpu_gflops": 0.2}  # generous time limits unless a test says otherwise
+    for key, value in settings.items():  # each into its own section (cluster, plan, slurm)
+        section = next(s for s in SECTIONS if key in section_defaults(s))
+        cfg[section][key] = value
     path.write_text(yaml.safe_dump(cfg))
     return path
 

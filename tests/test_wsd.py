@@ -290,7 +290,8 @@ def test_dry_run_has_stable_and_cooldown_jobs_under_the_same_run_names(tmp_path:
     cfg = yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())
     cfg["train"]["schedule"] = "wsd"
     cfg["studies"]["per_language"]["sizes"] = ["2K", "0.1B"]
-    cfg["slurm"] = {"gpus": True, "train_partition": "gpu", "cpu_partition": "cpu"}
+    cfg["cluster"] = {"gpus": True}
+    cfg["slurm"] = {"train_partition": "gpu", "cpu_partition": "cpu"}
     path = tmp_path / "wsd.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path / "work", "-n", "--configfile", str(path), timeout=600)

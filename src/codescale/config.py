@@ -51,10 +51,28 @@ def _where(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+# Keys that moved between sections (issue 14: hardware in `cluster`, the planner's assumptions in
+# `plan`, scheduler settings in `slurm`): an old config gets the new place in its error.
+MOVED_KEYS: dict[str, str] = {
+    **{f"slurm.{k}": f"cluster.{k}" for k in (
+        "gpus", "gpu_memory_gb", "gpus_per_node", "cpus_per_gpu", "mem_mb_per_gpu")},
+    **{f"plan.{k}": f"cluster.{k}" for k in ("card", "peak_tflops")},
+    **{f"slurm.{k}": f"plan.{k}" for k in (
+        "safety_factor", "overhead_min", "max_gpus", "cpu_tasks")},
+}  # fmt: skip
+
+
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
+        moved = [f"{_where(error)}.{k}" for k in extra if f"{_where(error)}.{k}" in MOVED_KEYS]
+        if moved:
+            return f"config error at '{moved[0]}': this key moved to '{MOVED_KEYS[moved[0]]}'" + (
+                f" (and {', '.join(f'{k} -> {MOVED_KEYS[k]}' for k in moved[1:])})"
+                if moved[1:]
+                else ""
+            )
         return (
             f"config error at '{_where(error)}': unknown key(s) {', '.join(map(repr, extra))}; "
             f"allowed: {', '.join(allowed)}"

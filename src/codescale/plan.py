@@ -53,13 +53,26 @@ CPU_MAX_PARAMS = 5_000_000
 # CPU jobs (not in the config schema: these are fine for the tiny sizes; see the report).
 CPU_JOB_CPUS = 2
 CPU_JOB_MIN_MEM_MB = 2000
-CPU_JOB_MAX_OVERHEAD_MIN = 2.0  # a tiny CPU job starts in seconds; slurm.overhead_min is for GPUs
+CPU_JOB_MAX_OVERHEAD_MIN = 2.0  # a tiny CPU job starts in seconds; plan.overhead_min is for GPUs
 MIXTURE_MIN = 0  # the mixture step of a run's job takes seconds: inside the start-up overhead
 
-# The functions also take partial `slurm` / `plan` dicts (tests, notebooks): what is missing comes
-# from the config schema's defaults, the one place they are written.
-SLURM_DEFAULTS: dict[str, Any] = section_defaults("slurm")
-PLAN_DEFAULTS: dict[str, Any] = section_defaults("plan")
+# The planner reads three config sections, kept apart in the schema by what they describe: the
+# hardware (`cluster`), its own assumptions and limits (`plan`) and the scheduler (`slurm`). Their
+# keys are distinct, so the functions take them as one flat `settings` mapping (`settings_of`);
+# a partial one (tests, notebooks) is completed from the schema's defaults, the one place they are
+# written.
+SETTINGS_SECTIONS = ("cluster", "plan", "slurm")
+SETTINGS_DEFAULTS: dict[str, Any] = {
+    key: value for section in SETTINGS_SECTIONS for key, value in section_defaults(section).items()
+}
+
+
+def settings_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The planner's settings of a config: its cluster, plan and slurm sections, merged."""
+    return {
+        **SETTINGS_DEFAULTS,
+        **{k: v for section in SETTINGS_SECTIONS for k, v in config.get(section, {}).items()},
+    }
 
 
 class RunLike(Protocol):
@@ -184,8 +197,7 @@ def train_resources(
     tokens: int,
     vocab_size: int,
     seq_len: int,
-    slurm: dict[str, Any],
-    plan: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     batch_size: int | None = None,
     eval_tokens: int = 0,
     gpus: int | None = None,
@@ -195,17 +207,17 @@ def train_resources(
     `gpus` fixes the GPU count (a WSD cooldown takes its stable run's) instead of searching it.
 
     GPUs: the fewest (powers of two up to a node, whole nodes beyond) whose memory holds the run
-    under `memory_plan`, raised until the run fits `slurm['max_runtime_h']` or reaches
-    `slurm['max_gpus']`. A run that is still longer than one job is split into `segments` jobs of
-    at most the limit each: training stops `slurm['stop_grace_s']` before a job's end with a
-    checkpoint, and the resubmission resumes it. `retries` = segments - 1 + slurm['retries'] (for
+    under `memory_plan`, raised until the run fits `slurm.max_runtime_h` or reaches
+    `plan.max_gpus`. A run that is still longer than one job is split into `segments` jobs of
+    at most the limit each: training stops `slurm.stop_grace_s` before a job's end with a
+    checkpoint, and the resubmission resumes it. `retries` = segments - 1 + slurm.retries (for
     real failures). No job asks for more than the limit, at any attempt.
 
     The run's job also evaluates it (`eval_tokens` scored on one device after training) and builds
     its mixture (seconds): `runtime` is the training part of a job, `eval_runtime` the
     evaluation's (booked twice: by the training, which stops that long before its job's end, and by
     the evaluation), `job_runtime` = runtime + 2 eval_runtime + mixture_runtime, never above the
-    limit. CPU runs take their time from `plan['cpu_gflops']`.
+    limit. CPU runs take their time from `plan.cpu_gflops`. `settings`: `settings_of(config)`.
 
     Returns gpus, gpus_per_node, nodes, tasks (ranks), tasks_per_node, cpus_per_task, mem_mb (per
     node), runtime, eval_runtime, mixture_runtime, job_runtime (minutes per job), segments,
@@ -213,9 +225,8 @@ def train_resources(
     batch_size (global sequences), micro_batch, grad_accum, activation_checkpointing, memory_gb
     (planned peak per GPU), flops, gpu_hours, booked_gpu_hours, cpu_job_hours.
     """
-    s = {**SLURM_DEFAULTS, **(slurm or {})}
-    p = {**PLAN_DEFAULTS, **(plan or {})}
-    cost = run_cost(size, tokens, vocab_size, seq_len, float(p["mfu"]), float(p["peak_tflops"]))
+    s = {**SETTINGS_DEFAULTS, **(settings or {})}
+    cost = run_cost(size, tokens, vocab_size, seq_len, float(s["mfu"]), float(s["peak_tflops"]))
     safety, overhead = float(s["safety_factor"]), float(s["overhead_min"])
     max_min = float(s["max_runtime_h"]) * 60.0
 
@@ -224,7 +235,7 @@ def train_resources(
         batch = global_batch(size, seq_len, ranks, batch_size)
         if batch % ranks:
             raise CodescaleError(
-                f"size {size}: global batch {batch} does not split over slurm.cpu_tasks = {ranks}"
+                f"size {size}: global batch {batch} does not split over plan.cpu_tasks = {ranks}"
             )
         states, activations = memory_bytes(size, vocab_size, seq_len)
         per_rank_mb = 1000 + 2 * (states + activations * batch / ranks) / 1e6  # torch itself ~1 GB
@@ -237,7 +248,7 @@ def train_resources(
             "memory_gb": 0.0,
         }
         overhead = min(overhead, CPU_JOB_MAX_OVERHEAD_MIN)
-        rate = float(p["cpu_gflops"]) * 1e9
+        rate = float(s["cpu_gflops"]) * 1e9
         minutes = cost["flops"] / (rate * ranks) / 60.0 * safety
         eval_min = 0.25 + _eval_flops(size, vocab_size, seq_len, eval_tokens) / rate / 60
         return _resources(
@@ -270,7 +281,7 @@ def train_resources(
         raise CodescaleError(
             f"size {size} at seq_len {seq_len} does not fit {max_gpus} GPUs of {gpu_gb:g} GB even"
             " sharded with activation checkpointing and micro-batches of 1 sequence (raise"
-            " slurm.max_gpus, or lower train.seq_len)"
+            " plan.max_gpus, or lower train.seq_len)"
         )
     minutes_per_gpu = cost["gpu_hours"] * safety * 60.0
     while not fixed and gpus < max_gpus and minutes_per_gpu / gpus > max_min - overhead:
@@ -299,7 +310,7 @@ def train_resources(
         {**layout, "batch_size": batch},
         2  # loading the model
         + _eval_flops(size, vocab_size, seq_len, eval_tokens)
-        / (float(p["mfu"]) * float(p["peak_tflops"]) * 1e12)
+        / (float(s["mfu"]) * float(s["peak_tflops"]) * 1e12)
         / 60,
     )
     res["mem_mb"] = int(s["mem_mb_per_gpu"]) * res["gpus_per_node"]
@@ -325,7 +336,7 @@ def _resources(
     minutes: float,
     overhead: float,
     max_min: float,
-    slurm: dict[str, Any],
+    s: dict[str, Any],
     cost: dict[str, float],
     layout: dict[str, Any],
     eval_estimate_min: float,
@@ -335,9 +346,9 @@ def _resources(
     A job's useful training time is its limit less the start-up overhead, the evaluation and
     mixture minutes and the grace before the end at which training checkpoints and stops.
     """
-    grace_min = float(slurm["stop_grace_s"]) / 60.0
+    grace_min = float(s["stop_grace_s"]) / 60.0
     limit = math.floor(max_min)
-    eval_min = round(eval_estimate_min * float(slurm["safety_factor"]))
+    eval_min = round(eval_estimate_min * float(s["safety_factor"]))
     # The training job books the evaluation's minutes too and stops that much (plus the grace)
     # before its end, whether or not the evaluation shares its job: so a job of training alone
     # never stops before it trained, and one with the evaluation leaves it its time.
@@ -366,7 +377,7 @@ def _resources(
         "mixture_runtime": MIXTURE_MIN,
         "job_runtime": job,
         "segments": segments,
-        "retries": segments - 1 + int(slurm["retries"]),
+        "retries": segments - 1 + int(s["retries"]),
         **layout,
         "flops": cost["flops"],
         "gpu_hours": cost["gpu_hours"],
@@ -392,8 +403,7 @@ def plan_runs(
     runs: Iterable[RunLike],
     vocab_size: int,
     seq_len: int,
-    slurm: dict[str, Any] | None = None,
-    plan: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     batch_size: int | None = None,
     eval_tokens: Callable[[str], int] | None = None,
 ) -> list[dict[str, Any]]:
@@ -404,7 +414,7 @@ def plan_runs(
     for run in runs:
         scored = eval_tokens(run.study) if eval_tokens else 0
         res = train_resources(
-            run.size, run.tokens, vocab_size, seq_len, slurm or {}, plan, batch_size, scored
+            run.size, run.tokens, vocab_size, seq_len, settings, batch_size, scored
         )
         rows.append(
             {
@@ -420,17 +430,19 @@ def plan_runs(
     return rows
 
 
-def plan_study(config: dict[str, Any], runs: Iterable[RunLike]) -> list[dict[str, Any]]:
-    """`plan_runs` with everything else from a validated study config; with WSD branches
-    (`plan_branches`) a stable row per (cell, size) and cooldown rows for its runs."""
+def plan_study(
+    config: dict[str, Any], runs: Iterable[RunLike], settings: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """`plan_runs` with everything else from a validated study config (`settings`, default
+    `settings_of(config)`: e.g. another card); with WSD branches (`plan_branches`) a stable row
+    per (cell, size) and cooldown rows for its runs."""
     from codescale import study
 
     runs = list(runs)
     args = (
         int(config["tokenizer"]["vocab_size"]),
         int(config["train"]["seq_len"]),
-        config["slurm"],
-        config["plan"],
+        settings or settings_of(config),
     )
     stables = study.stables(config, runs)  # type: ignore[arg-type]
     rows = plan_runs(
@@ -451,8 +463,7 @@ def plan_branches(
     cooldown_fraction: float,
     vocab_size: int,
     seq_len: int,
-    slurm: dict[str, Any],
-    plan: dict[str, Any],
+    settings: dict[str, Any],
     batch_size: int | None,
 ) -> list[dict[str, Any]]:
     """`plan_runs` rows with WSD branches: each stable run (codescale.study.Stable) planned for
@@ -475,9 +486,7 @@ def plan_branches(
             continue
         if st.name not in gpus_of:  # the stable run, planned once, before its first run
             stable_tokens = round((1 - cooldown_fraction) * st.tokens)
-            res = train_resources(
-                st.size, stable_tokens, vocab_size, seq_len, slurm, plan, batch_size
-            )
+            res = train_resources(st.size, stable_tokens, vocab_size, seq_len, settings, batch_size)
             out.append(
                 {
                     "run": st.name,
@@ -498,7 +507,7 @@ def plan_branches(
         cooldown = round(cooldown_fraction * row["tokens"])
         scored = by_run[row["run"]]
         res = train_resources(
-            row["size"], cooldown, vocab_size, seq_len, slurm, plan, batch_size,
+            row["size"], cooldown, vocab_size, seq_len, settings, batch_size,
             scored["eval_tokens"], gpus=gpus or None,
         )  # fmt: skip
         out.append(
@@ -593,7 +602,7 @@ def format_table(rows: Sequence[dict[str, Any]], card: str = "GPU") -> str:
     """Aligned text: study, runs, FLOPs, GPU-hours at the MFU, hours booked by the Slurm jobs.
 
     "booked GPU-h" is GPUs x job runtime (safety factor and overheads included) of GPU jobs;
-    "CPU-job h" is the runtime of CPU-only jobs (tiny models, or slurm.gpus false).
+    "CPU-job h" is the runtime of CPU-only jobs (tiny models, or cluster.gpus false).
     """
     header = [
         "study", "runs", "jobs", "tokens", "FLOPs", f"{card}-hours", "booked GPU-h", "CPU-job h"
@@ -650,7 +659,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="dense bf16 peak of one card (default: --card's, else plan)",
     )
     parser.add_argument(
-        "--card", help=f"card name for the peak and memory ({', '.join(CARDS)}; default: plan.card)"
+        "--card",
+        help=f"card name for the peak and memory ({', '.join(CARDS)}; default: cluster.card)",
     )
     parser.add_argument(
         "--corpus-gb",
@@ -664,8 +674,7 @@ def run(args: argparse.Namespace) -> None:
     from codescale import study
 
     config = config_mod.load(args.config)
-    plan = dict(config["plan"])
-    slurm = dict(config["slurm"])
+    settings = settings_of(config)
     if args.card is not None:
         if args.card not in CARDS:
             if args.peak_tflops is None:
@@ -673,13 +682,13 @@ def run(args: argparse.Namespace) -> None:
                     f"--card {args.card!r} is unknown ({', '.join(CARDS)}); give --peak-tflops"
                 )
         else:
-            plan["peak_tflops"], slurm["gpu_memory_gb"] = CARDS[args.card]
-        plan["card"] = args.card
+            settings["peak_tflops"], settings["gpu_memory_gb"] = CARDS[args.card]
+        settings["card"] = args.card
     if args.peak_tflops is not None:
-        plan["peak_tflops"] = args.peak_tflops
+        settings["peak_tflops"] = args.peak_tflops
     if args.mfu is not None:
-        plan["mfu"] = args.mfu
-    _check_rate(float(plan["mfu"]), float(plan["peak_tflops"]))
+        settings["mfu"] = args.mfu
+    _check_rate(float(settings["mfu"]), float(settings["peak_tflops"]))
 
     runs = study.expand(config)
     if not runs:
@@ -687,13 +696,13 @@ def run(args: argparse.Namespace) -> None:
     vocab_size, seq_len = config["tokenizer"]["vocab_size"], config["train"]["seq_len"]
     print(
         f"{args.config}: {len(runs)} runs, vocab {vocab_size}, seq_len {seq_len},"
-        f" {plan['card']} at {plan['peak_tflops']:g} TFLOP/s x MFU {plan['mfu']:g}"
-        f" (booked = Slurm jobs incl. safety x{slurm['safety_factor']:g} and overheads;"
-        f" {'GPU' if slurm['gpus'] else 'CPU-only'} jobs)"
+        f" {settings['card']} at {settings['peak_tflops']:g} TFLOP/s x MFU {settings['mfu']:g}"
+        f" (booked = Slurm jobs incl. safety x{settings['safety_factor']:g} and overheads;"
+        f" {'GPU' if settings['gpus'] else 'CPU-only'} jobs)"
     )
-    rows = plan_study({**config, "plan": plan, "slurm": slurm}, runs)
-    print(format_table(summarise(rows), card=str(plan["card"])))
-    saving = format_branch_saving(rows, card=str(plan["card"]))
+    rows = plan_study(config, runs, settings)
+    print(format_table(summarise(rows), card=str(settings["card"])))
+    saving = format_branch_saving(rows, card=str(settings["card"]))
     if saving:
         print(saving)
     print()
@@ -830,7 +839,7 @@ def data_plan(
     }
     count = {"1": 1, "P": parts, "L": langs, "L*P": langs * parts, "3*L": 3 * langs}
     count["3*L*P"] = 3 * langs * parts
-    max_min = float(config.get("slurm", {}).get("max_runtime_h", SLURM_DEFAULTS["max_runtime_h"]))
+    max_min = float(settings_of(config)["max_runtime_h"])
     rows = []
     for rule, (jobs_of, input_of, total_of) in DATA_JOBS.items():
         if rule not in scaling:

@@ -294,10 +294,6 @@ def figure_fits(wildcards):
     return files
 
 
-# Slurm settings that only say where jobs go: no plan, artifact or cost depends on them.
-SLURM_PLACEMENT = ("train_partition", "cpu_partition", "account")
-
-
 def plan_config():
     """The part of the config `codescale plan` reads (the runs, their sizes and costs)."""
     return {
@@ -312,6 +308,7 @@ def plan_config():
                 else {}
             ),
         },
+        "cluster": config["cluster"],
         "plan": config["plan"],
         "slurm": {k: v for k, v in config["slurm"].items() if k not in SLURM_PLACEMENT},
     }

@@ -12,6 +12,20 @@ import math
 from codescale import plan as cs_plan
 
 SLURM = config["slurm"]
+# Slurm settings that only say where jobs go: no plan, artifact or cost depends on them.
+SLURM_PLACEMENT = ("train_partition", "cpu_partition", "account")
+
+
+def book_slurm_resources(all_rules):
+    """Called by the Snakefile after its includes. Each job runs on the CPU partition unless its
+    rule names another (training asks for GPUs), under the account if one is set; data jobs get
+    memory and time from their input sizes (data_resources)."""
+    for each in all_rules:
+        each.resources.update(data_resources(each.name))
+        each.resources.setdefault("slurm_partition", SLURM["cpu_partition"])
+        if SLURM["account"]:
+            each.resources.setdefault("slurm_account", SLURM["account"])
+
 # Data jobs: memory and time from the size of their inputs, by the coefficients the printed
 # data plan also uses (codescale.plan: DATA_SCALING, DATA_SIZED_BY, DATA_HELD_WHOLE).
 DATA_SCALING = cs_plan.DATA_SCALING
