@@ -13,7 +13,7 @@ metrics.json) and trains nothing, so it can be rerun on any finished study. Prin
 4. the synergy table's sign pattern against the paper's Table 1 where the paper's relative gain is
    large (|gain| >= --large, default 1%);
 5. the allocation advice with its interval and the measured advised-vs-uniform difference with its
-   seed noise (codescale.report.tables.allocation_comparison);
+   seed noise (codescale.report.allocation.allocation_comparison);
 6. the trainer's achieved FLOP rate per job (FLOPs / wall s of each run's training loop, one
    thread per job) against one core's fp32 matmul peak (--core-peak GFLOP/s, issue 11: ~90 here).
 """
@@ -30,12 +30,13 @@ import polars as pl
 from codescale import LANGUAGES
 from codescale.laws.mixture_law import EXP_BOUNDS
 from codescale.model import presets
-from codescale.report import reference, tables
+from codescale.report import allocation as report_allocation
+from codescale.report import inputs, per_language, reference
 
 
 def losses(df: pl.DataFrame) -> dict[tuple[str, str, int], float]:
     """(lang, size, D) -> own-language test loss of the mono runs (nats/token)."""
-    pts = tables.mono_points(df)
+    pts = per_language.mono_points(df)
     return {(r["lang"], r["size"], int(r["D"])): r["loss"] for r in pts.iter_rows(named=True)}
 
 
@@ -128,7 +129,7 @@ def synergy(fit: dict, large: float) -> None:
 
 def allocation(df: pl.DataFrame, alloc: dict) -> None:
     advice = alloc.get("advice") or {}
-    cmp = tables.allocation_comparison(tables.allocation_losses(df), advice)
+    cmp = report_allocation.allocation_comparison(report_allocation.allocation_losses(df), advice)
     ci = advice.get("proportions_ci") or {}
     props = alloc.get("proportions") or {}
     print("| language | advised share | 95% interval | law optimum |\n|---|---|---|---|")
@@ -171,8 +172,8 @@ def main() -> None:
     p.add_argument("--large", type=float, default=0.01, help="paper |relative gain| threshold")
     p.add_argument("--core-peak", type=float, default=90.0, help="GFLOP/s of one core (fp32)")
     a = p.parse_args()
-    df = tables.load_table(a.results / "collect" / "runs.parquet")
-    fits = {k: tables.load_fit(a.results / "fits" / f"{k}.json") for k in
+    df = inputs.load_table(a.results / "collect" / "runs.parquet")
+    fits = {k: inputs.load_fit(a.results / "fits" / f"{k}.json") for k in
             ("per_language", "synergy", "allocation")}  # fmt: skip
     print("## 1. Loss per size and budget (own-language test loss, nats/token)\n")
     monotone(losses(df))

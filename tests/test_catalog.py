@@ -157,7 +157,7 @@ def test_modules_use_the_catalog_s_tables_not_copies() -> None:
     from codescale.data import readers
     from codescale.laws import fit as fit_run
     from codescale.pairs import sources
-    from codescale.report import figures, style
+    from codescale.report import figures, inputs, style
 
     assert readers.EXTENSION_LANGUAGE is catalog.EXTENSION_LANGUAGE
     assert readers.SHARD_LANGUAGE_NAMES is catalog.SHARD_LANGUAGE_NAMES
@@ -166,7 +166,7 @@ def test_modules_use_the_catalog_s_tables_not_copies() -> None:
     assert sources.HUMANEVAL_X_FILES is catalog.HUMANEVAL_X_FILES
     assert sources.MBXP_FILES is catalog.MBXP_FILES
     assert study.STUDIES is catalog.STUDIES and study.PAIR_FORMATS is catalog.PAIR_FORMATS
-    assert figures.FIT_FILES is catalog.FIT_FILES
+    assert inputs.FIT_FILES is catalog.FIT_FILES
     assert fit_run.FIT_FILES is catalog.FIT_FILES
     assert list(catalog.REPORT_ITEMS) == figures.ITEMS
     assert set(style.FORMAT_COLORS) == set(catalog.PAIR_FORMATS)
@@ -204,18 +204,21 @@ def test_the_fitter_writes_the_catalog_s_fit_files() -> None:
 
 
 def test_the_figures_command_writes_the_catalog_s_stems() -> None:
-    """Figure stems from the figures module's table; table stems from the table builders
-    themselves (run on an empty collected table and failed fits: every table is still made)."""
+    """The report registry draws a figure for exactly the items with a catalog figure stem; table
+    stems from the table builders themselves (run on an empty collected table and failed fits:
+    every table is still made)."""
     from codescale.evaluate.collect import SCHEMA
-    from codescale.report import figures
+    from codescale.report import registry
 
-    assert {item: entry[0] for item, entry in figures.FIGURES.items()} == catalog.FIGURE_STEMS
+    items = registry.items()
+    assert list(items) == list(catalog.REPORT_ITEMS)
+    assert {name for name, item in items.items() if item.figure} == set(catalog.FIGURE_STEMS)
     assert set(catalog.FIGURE_STEMS) | set(catalog.TABLE_STEMS) == set(catalog.REPORT_ITEMS)
     df = pl.DataFrame([], schema=SCHEMA)
     fits = {key: {"error": "no runs"} for key in catalog.FIT_FILES}
-    for item in catalog.REPORT_ITEMS:
-        stems = tuple(t.stem for t in figures._tables_for(item, df, fits))
-        assert stems == catalog.TABLE_STEMS.get(item, ()), item
+    for name, item in items.items():
+        stems = tuple(t.stem for t in (item.tables(df, fits) if item.tables else []))
+        assert stems == catalog.TABLE_STEMS.get(name, ()), name
 
 
 def test_the_rules_take_fit_figure_and_table_names_from_the_catalog() -> None:

@@ -351,7 +351,7 @@ def test_fits_table_equals_the_fit_and_the_paper(full: Path) -> None:
 
 
 def test_fits_markdown_shows_the_mixture_law_or_why_not(full: Path, tmp_path: Path) -> None:
-    from codescale.report import tables
+    from codescale.report import per_language
 
     md = (full / "tables/fits_per_language.md").read_text()
     assert "### Proportion-dependent law (mixture_law.json)" in md
@@ -365,11 +365,12 @@ def test_fits_markdown_shows_the_mixture_law_or_why_not(full: Path, tmp_path: Pa
         "gamma": 0.25, "gamma_ci": [0.1, 0.4],
         "heldout_check": {"error": "no run mixes 3 or more languages"},
     }  # fmt: skip
-    text = tables.mixture_markdown(mix)
+    text = per_language.mixture_markdown(mix)
     assert "| Python | 1 | 0.25 [0.1, 0.4] |" in text and "| Go | — | 1 |" in text
     assert "flagged: within 1% of a bound: alpha" in text and "tau: tokens/token" in text
     assert "no run mixes 3 or more languages" in text
-    assert tables.mixture_markdown({"error": "too few runs"}).endswith("Not fitted: too few runs")
+    failed = per_language.mixture_markdown({"error": "too few runs"})
+    assert failed.endswith("Not fitted: too few runs")
 
 
 def test_allocation_figure_states_the_advice_and_its_reason(full: Path) -> None:
@@ -399,7 +400,7 @@ def test_allocation_table_measures_the_difference_against_seed_noise(full: Path)
 
 
 def test_allocation_verdicts_follow_the_noise() -> None:
-    from codescale.report.tables import allocation_comparison
+    from codescale.report.allocation import allocation_comparison
 
     def measured(uniform: list[float], optimised: list[float]) -> dict:
         return {
@@ -494,6 +495,36 @@ def test_only_selects_and_bad_input_is_a_one_line_error(tmp_path: Path, monkeypa
     (fits / "synergy.json").write_text("{not json")
     assert run_cli(monkeypatch, "--table", str(table), *args, "--only", "table1") == 2
     assert "synergy.json: not valid JSON" in capsys.readouterr().err
+
+
+def test_each_item_is_made_by_its_registered_functions_and_bad_ones_say_why() -> None:
+    """`--only ITEM` dispatches through one registry built from catalog.REPORT_ITEMS: each item's
+    figure/tables function and the fit files it reads; a function registered for an item the
+    catalog does not know, a second function for one item, or an unknown fit fails naming it."""
+    from codescale.errors import CodescaleError
+    from codescale.report import allocation, pairing, per_language, registry
+
+    items = registry.items()
+    assert items["fig1"].figure is per_language.fig1 and items["fig1"].tables is None
+    assert items["fig1"].needs == {"per_language"} and items["fig3"].needs == set()
+    assert items["fig6"].figure is allocation.fig6
+    assert items["fig6"].tables is allocation.fig6_tables
+    assert items["fig6"].needs == {"allocation", "mixture_law"}
+    assert items["table2"].figure is None and items["table2"].tables is pairing.table2_tables
+    assert items["fits"].needs == {"per_language", "mixture_law"}
+
+    def fig7(df: Any, fits: Any) -> None:
+        return None
+
+    with pytest.raises(CodescaleError, match="'fig7' is not in catalog.REPORT_ITEMS"):
+        registry.figure("fig7")(fig7)
+    with pytest.raises(CodescaleError, match="'table2' has no catalog.FIGURE_STEMS entry"):
+        registry.figure("table2")(fig7)
+    with pytest.raises(CodescaleError, match=r"two figure functions, .*per_language\.fig1 and"):
+        registry.figure("fig1")(fig7)
+    with pytest.raises(CodescaleError, match=r"needs \['tokens'\], not keys of catalog.FIT_FILES"):
+        registry.tables("fits", needs=("tokens",))(fig7)
+    assert registry.items()["fig1"].figure is per_language.fig1  # nothing half-registered
 
 
 def test_every_output_has_a_valid_report_caption() -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: cluster nodes and CI have no display
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatter  # noqa: E402
@@ -38,6 +40,8 @@ ALLOCATION_COLORS: dict[str, str] = {
 }
 PAPER_HATCH = "///"
 PAPER_STYLE = {"facecolor": "white", "hatch": PAPER_HATCH, "edgecolor": "#444444"}
+# The y label of every validation-loss axis (Figures 1, 2 and 6).
+LOSS_LABEL = "validation loss (nats/token)"
 
 
 def apply() -> None:
@@ -96,6 +100,17 @@ def log_axis(ax: Axes, axis: str, kind: str = "value") -> None:
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     target.set_major_formatter(_PlainLogFormatter(text))
     target.set_minor_formatter(_PlainLogFormatter(text))
+
+
+def heatmap(grid: np.ndarray, **kw: Any) -> Any:
+    """seaborn.heatmap without its matplotlib-deprecation chatter in every job log."""
+    import warnings
+
+    import seaborn as sns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return sns.heatmap(grid, **kw)
 
 
 def heatmap_axes(ax: Axes) -> None:
