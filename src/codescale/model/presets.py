@@ -49,7 +49,9 @@ PAPER_SIZES: tuple[str, ...] = (
 # Single-GPU sizes (one H100/H200, hours per run).
 GPU_SIZES: tuple[str, ...] = ("10M", "30M", "85M")
 # Tiny sizes for studies on a couple of CPU cores, named by their approximate non-embedding N.
-TINY_SIZES: tuple[str, ...] = ("2K", "5K", "10K", "20K", "50K", "100K", "200K", "500K", "1M")
+TINY_SIZES: tuple[str, ...] = (
+    "2K", "5K", "10K", "20K", "25K", "48K", "50K", "100K", "200K", "500K", "1M",
+)  # fmt: skip
 
 PRESETS: dict[str, Shape] = {
     # paper scale
@@ -77,6 +79,11 @@ PRESETS: dict[str, Shape] = {
     "5K": Shape(16, 2, 2, 32),
     "10K": Shape(32, 1, 4, 64),
     "20K": Shape(32, 2, 4, 64),
+    # One layer, width 32 -> 48 -> 64 (10K, 25K, 48K): the default study's ladder. At its few
+    # hundred steps a second layer at the same width gains nothing (20K vs 10K), width does
+    # (benchmarks/RESULTS.md section 9); 48K is named for its N (50,368), below 50K's.
+    "25K": Shape(48, 1, 3, 112),
+    "48K": Shape(64, 1, 4, 176),
     "50K": Shape(48, 2, 3, 112),
     "100K": Shape(64, 2, 4, 176),
     "200K": Shape(64, 4, 4, 176),
