@@ -497,7 +497,7 @@ def test_only_selects_and_bad_input_is_a_one_line_error(tmp_path: Path, monkeypa
     assert "synergy.json: not valid JSON" in capsys.readouterr().err
 
 
-def test_each_item_is_made_by_its_registered_functions_and_bad_ones_say_why() -> None:
+def test_each_item_is_made_by_its_registered_functions_and_bad_ones_say_why(monkeypatch) -> None:
     """`--only ITEM` dispatches through one registry built from catalog.REPORT_ITEMS: each item's
     figure/tables function and the fit files it reads; a function registered for an item the
     catalog does not know, a second function for one item, or an unknown fit fails naming it."""
@@ -525,6 +525,9 @@ def test_each_item_is_made_by_its_registered_functions_and_bad_ones_say_why() ->
     with pytest.raises(CodescaleError, match=r"needs \['tokens'\], not keys of catalog.FIT_FILES"):
         registry.tables("fits", needs=("tokens",))(fig7)
     assert registry.items()["fig1"].figure is per_language.fig1  # nothing half-registered
+    monkeypatch.setattr(registry, "REPORT_ITEMS", (*registry.REPORT_ITEMS, "fig7"))
+    with pytest.raises(CodescaleError, match=r"report items \['fig7'\] .* no figure or tables"):
+        registry.items()
 
 
 def test_every_output_has_a_valid_report_caption() -> None:
