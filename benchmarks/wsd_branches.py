@@ -76,17 +76,17 @@ def main() -> None:
     val = [f"{lang}={args.shards / lang / 'validation'}" for lang in args.languages]
     test = [f"{lang}={args.shards / lang / 'test'}" for lang in args.languages]
     common = [
-        "--val", *val, "--seq-len", str(args.seq_len), "--batch-size", str(args.batch_size),
+        "--val", *val, "--batch-size", str(args.batch_size),
         "--lr", str(args.lr), "--max-val-tokens", str(args.max_val_tokens), "--threads", "1",
         "--accelerator", "cpu", "--devices", "1", "--checkpoint-every", "0",
         "--log-every", "10",
     ]  # fmt: skip
 
-    def mixture(design: str, name: str, lang: str, tokens: int, spec: dict) -> Path:
+    def mixture(design: str, name: str, size: str, lang: str, tokens: int, spec: dict) -> Path:
         path = out / design / "runs" / name / "mixture.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         src = [{"name": lang, "prefix": str(args.shards / lang / "train"), "weight": 1.0}]
-        write_json(path, build_plan(name, src, tokens, 0, args.seq_len, spec))
+        write_json(path, build_plan(name, src, tokens, 0, args.seq_len, spec, size=size))
         return path
 
     def evaluate(design: str, name: str) -> float:
@@ -111,27 +111,27 @@ def main() -> None:
         seconds = 0.0
         if design == "wsd":
             stable = f"mono/{lang}/{size}_stable"
-            mix = mixture(design, stable, lang, budgets[-1], {"stable": stable})
+            mix = mixture(design, stable, size, lang, budgets[-1], {"stable": stable})
             warm = str(round(args.warmup_fraction * budgets[0]))
             wsd = ["--schedule", "wsd", "--decay-fraction", str(args.cooldown_fraction),
                    "--warmup-tokens", warm]  # fmt: skip
             branch = {r.name: out / design / "branches" / r.name for r in runs}
             seconds += sh(
-                ["train", "--mixture", str(mix), "--size", size, *common, *wsd,
+                ["train", "--mixture", str(mix), *common, *wsd,
                  "--out-dir", str(out / design / "stable" / stable),
                  "--checkpoint-dir", str(out / design / "ckpt" / stable),
                  "--branch", *(f"{r.tokens}={branch[r.name]}" for r in runs)],
                 logs / f"{stable.replace('/', '_')}.log",
             )  # fmt: skip
         for r in runs:
-            mix = mixture(design, r.name, lang, r.tokens, r.to_dict())
+            mix = mixture(design, r.name, size, lang, r.tokens, r.to_dict())
             extra = (
                 [*wsd, "--init-from", str(branch[r.name])]
                 if design == "wsd"
                 else ["--warmup-fraction", str(args.warmup_fraction)]
             )
             seconds += sh(
-                ["train", "--mixture", str(mix), "--size", size, *common, *extra,
+                ["train", "--mixture", str(mix), *common, *extra,
                  "--out-dir", str(out / design / "runs" / r.name),
                  "--checkpoint-dir", str(out / design / "ckpt" / r.name)],
                 logs / f"{r.name.replace('/', '_')}.log",

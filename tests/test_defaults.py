@@ -105,7 +105,8 @@ def test_unmapped_keys_are_the_known_workflow_only_ones():
         "corpus.language_map",  # LOGICAL=NAME lists
         "parallel.path",
         "parallel.mbxp",  # fetch-parallel's env var; parallel-tasks --no-mbxp
-        "train.seq_len",  # train: None = the mixture's (which the workflow sets from this key)
+        "train.seq_len",  # mixture --seq-len, required (the workflow passes this key); train
+        # reads the plan's (issue #14)
         "train.threads",  # the job's Snakemake/Slurm threads; train --threads None = torch's
         "evaluate.translation_studies",
         "execute.enabled",

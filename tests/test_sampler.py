@@ -44,7 +44,7 @@ def _plan(shards: dict[str, str], tokens: int, unique_b: int | None = None, seed
         {"name": "a", "prefix": shards["a"], "weight": 0.7, "unique_tokens": None},
         {"name": "b", "prefix": shards["b"], "weight": 0.3, "unique_tokens": unique_b},
     ]
-    return build_plan("t", sources, tokens=tokens, seed=seed, seq_len=16)
+    return build_plan("t", sources, tokens=tokens, seed=seed, seq_len=16, size="2K")
 
 
 def _run_tokens(plan: dict, batch: int) -> np.ndarray:
@@ -180,7 +180,7 @@ def test_mixture_cli_writes_plan(shards: dict[str, str], tmp_path: Path) -> None
     out = tmp_path / "runs" / "x" / "mixture.json"
     rc = main(
         [
-            "mixture", "--run", "mono/x", "--spec-json", '{"study": "mono"}',
+            "mixture", "--run", "mono/x", "--size", "5K", "--spec-json", '{"study": "mono"}',
             "--source", f"a={shards['a']}:0.7", "--source", f"b={shards['b']}:0.3:100",
             "--tokens", "2K", "--seed", "3", "--seq-len", "16", "--out", str(out),
         ]
@@ -188,6 +188,7 @@ def test_mixture_cli_writes_plan(shards: dict[str, str], tmp_path: Path) -> None
     assert rc == 0
     plan = json.loads(out.read_text())
     assert plan["run"] == "mono/x" and plan["tokens"] == 2000 and plan["seed"] == 3
+    assert plan["size"] == "5K" and plan["seq_len"] == 16
     assert plan["spec"] == {"study": "mono"}
     b = plan["sources"][1]
     assert b["unique_tokens"] == 100 and b["expected_epochs"] == pytest.approx(2000 * 0.3 / 100)
@@ -207,10 +208,41 @@ def test_mixture_cli_writes_plan(shards: dict[str, str], tmp_path: Path) -> None
 def test_mixture_cli_rejects_bad_sources(
     shards: dict[str, str], tmp_path: Path, capsys, sources: list[str], message: str
 ) -> None:
-    args = ["mixture", "--run", "r", "--tokens", "1000", "--seq-len", "16"]
+    args = ["mixture", "--run", "r", "--size", "2K", "--tokens", "1000", "--seq-len", "16"]
     for s in sources:
         args += ["--source", s.format(a=shards["a"], b=shards["b"])]
     assert main([*args, "--out", str(tmp_path / "m.json")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--size", "3Q"], "--size: unknown model size '3Q'; known sizes: "),
+        (
+            ["--size", "2K", "--spec-json", '{"name": "r", "size": "5K"}'],
+            "--spec-json says size '5K', but --size is '2K'",
+        ),
+        (
+            ["--size", "2K", "--spec-json", '{"tokens": 2000}'],
+            "--spec-json says tokens 2000, but --tokens is 1000",
+        ),
+        (
+            ["--size", "2K", "--spec-json", '{"name": "other"}'],
+            "--spec-json says name 'other', but --run is 'r'",
+        ),
+    ],
+)
+def test_mixture_cli_rejects_an_unknown_size_or_a_spec_that_disagrees(
+    shards: dict[str, str], tmp_path: Path, capsys, extra: list[str], message: str
+) -> None:
+    """The plan is the one carrier of size, D and seed (issue #14): an unknown preset fails with
+    the known ones listed, and a study spec that records another value fails naming both."""
+    source = f"a={shards['a']}:1.0"
+    args = ["mixture", "--run", "r", "--tokens", "1000", "--seq-len", "16", "--seed", "0",
+            "--source", source, *extra, "--out", str(tmp_path / "m.json")]  # fmt: skip
+    assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
 
@@ -266,7 +298,8 @@ def test_weights_from_allocation_drop_shares_the_schedule_cannot_resolve(tmp_pat
     alloc = tmp_path / "allocation.json"
     alloc.write_text(json.dumps({"proportions": {"python": 1 - 1e-9, "rust": 1.0004e-9}}))
     out = tmp_path / "mixture.json"
-    argv = ["mixture", "--run", "allocation/optimised/x", "--seq-len", "2", "--tokens", "64",
+    argv = ["mixture", "--run", "allocation/optimised/x", "--size", "2K", "--seq-len", "2",
+            "--tokens", "64",
             "--source", f"python={tmp_path / 'python'}:0.5", f"rust={tmp_path / 'rust'}:0.5",
             "--weights-from", str(alloc), "--out", str(out)]  # fmt: skip
     assert main(argv) == 0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -73,7 +74,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         write_shard(prefix, docs(items), VOCAB, sum(len(t.encode()) for t in items), lang="python")
         out[split] = str(prefix)
-    plan = build_plan("test/python", [_src(out["train"])], tokens=12_000, seed=3, seq_len=SEQ)
+    plan = build_plan(
+        "test/python", [_src(out["train"])], tokens=12_000, seed=3, seq_len=SEQ, size="5K"
+    )
     write_json(root / "mixture.json", plan)
     out["mixture"] = str(root / "mixture.json")
     out["root"] = str(root)
@@ -88,7 +91,6 @@ def _train_args(corpus: dict[str, str], out: Path, ckpt: Path, *extra: str) -> l
     return [
         "train",
         "--mixture", corpus["mixture"],
-        "--size", "5K",
         "--out-dir", str(out),
         "--checkpoint-dir", str(ckpt),
         "--val", f"python={corpus['validation']}",
@@ -125,6 +127,38 @@ def test_training_reduces_validation_loss(corpus: dict[str, str], tmp_path: Path
     model = Transformer(ModelConfig(**config["model"]))
     model.load_state_dict(weights)
     assert not (tmp_path / "ckpt" / "last.ckpt").exists()  # removed once outputs exist
+
+
+def test_size_seq_len_and_tokens_come_from_the_mixture_plan(
+    corpus: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue #14: the plan is the one carrier of the run's identity. A plan of size 2K, seq_len
+    16 and D 3000 trains 2K's shape at 16 tokens a row for ceil(3000 / (8 x 16)) = 24 steps; the
+    trainer takes none of them as an option, and a plan without a size is refused by key."""
+    source = [_src(corpus["train"])]
+    plan = build_plan("test/2K", source, tokens=3000, seed=3, seq_len=16, size="2K")
+    mixture = tmp_path / "mixture.json"
+    write_json(mixture, plan)
+    args = _train_args({**corpus, "mixture": str(mixture)}, tmp_path / "out", tmp_path / "ckpt")
+    assert main([*args, "--lr", "0.02"]) == 0
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert config["size"] == "2K" and config["model"] == presets.model_config("2K", VOCAB, 16)
+    assert config["model"] != presets.model_config("5K", VOCAB, 16)
+    assert config["train"]["seq_len"] == 16 and config["train"]["steps"] == 24
+    assert config["train"]["tokens_planned"] == 3000 and metrics["D"] == 24 * 8 * 16
+    assert metrics["N"] == presets.param_counts("2K", VOCAB)[0]
+    assert metrics["flops"] == presets.train_flops("2K", VOCAB, 16, 24 * 8 * 16)
+    with safe_open(str(tmp_path / "out" / "model.safetensors"), "pt") as fh:
+        assert fh.metadata()["size"] == "2K"
+    for option in (["--size", "5K"], ["--seq-len", "32"], ["--tokens", "1000"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*args, *option])
+        assert exit_.value.code == 2
+        assert f"unrecognized arguments: {' '.join(option)}" in capsys.readouterr().err
+    write_json(mixture, {k: v for k, v in plan.items() if k != "size"})
+    assert main(args) == 2
+    assert f"mixture plan {mixture} lacks the key 'size'" in capsys.readouterr().err
 
 
 def _run_cli(args: list[str]) -> subprocess.Popen:

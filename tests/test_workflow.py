@@ -105,12 +105,14 @@ def test_a_learning_rate_per_size_reaches_each_training_job(tmp_path):
     proc = snakemake(tmp_path, "-n", "-p", "--configfile", str(path), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     calls = re.findall(r"codescale\S* train .*", proc.stdout)
-    lrs = {
-        re.search(r"--size (\S+)", c).group(1): re.search(r"--lr (\S+)", c).group(1) for c in calls
-    }
     runs = study.expand(cs_config.load(path))
+    size = {run.name: run.size for run in runs}  # the size reaches train in the run's mixture
+    lrs = set()  # (size, LR) of every call: one pair per size
+    for call in calls:
+        run = re.search(r"--mixture results/runs/(\S+)/mixture\.json", call).group(1)
+        lrs.add((size[run], re.search(r"--lr (\S+)", call).group(1)))
     assert len(calls) == len(runs)
-    assert lrs == {"2K": "0.02", "5K": "0.005"}
+    assert lrs == {("2K", "0.02"), ("5K", "0.005")}
 
 
 def test_a_run_outside_the_study_is_named_with_the_study_runs(tmp_path):

@@ -46,7 +46,8 @@ def _plan(root: Path, train_prefix: str, name: str, tokens: int) -> str:
     """A mixture.json for run `name` (the data order ignores `tokens`)."""
     path = root / name.replace("/", "_") / "mixture.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, build_plan(name, [_src(train_prefix)], tokens=tokens, seed=3, seq_len=SEQ))
+    plan = build_plan(name, [_src(train_prefix)], tokens=tokens, seed=3, seq_len=SEQ, size="5K")
+    write_json(path, plan)
     return str(path)
 
 

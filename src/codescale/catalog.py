@@ -92,7 +92,9 @@ MBXP_FILES: dict[str, str] = {  # our language -> MBXP file name
 # --- study families --------------------------------------------------------------------------
 # Run-level study names (Run.study, the `study` column of results/collect/runs.parquet, the first
 # part of a run name) in expansion order, and the config section (`studies.<key>`) of each: the
-# per-language grid is configured as `per_language` but its runs are named `mono/...`.
+# per-language grid is configured as `per_language` but its runs are named `mono/...`. The `mono`
+# prefix stays: it is the on-disk name of every finished run (results/runs/mono/...), so renaming
+# it would invalidate every cached run of a user's study.
 STUDY_CONFIG_KEYS: dict[str, str] = {
     "mono": "per_language",
     "synergy": "synergy",

@@ -63,12 +63,12 @@ def expand(config: dict[str, Any]) -> list[Run]:
     seed = int(config.get("seed", 0))
     runs: list[Run] = []
 
-    mono = studies.get("per_language")
-    if mono and mono.get("enabled", True):
-        for lang in mono.get("languages") or languages:
-            for size in mono["sizes"]:
-                for tokens in mono["tokens"]:
-                    runs.append(
+    per_language = studies.get("per_language")
+    if per_language and per_language.get("enabled", True):
+        for lang in per_language.get("languages") or languages:
+            for size in per_language["sizes"]:
+                for tokens in per_language["tokens"]:
+                    runs.append(  # named and studied as "mono" (catalog.STUDY_CONFIG_KEYS)
                         Run(
                             _name("mono", lang, size, int(tokens)),
                             "mono",

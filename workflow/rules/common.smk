@@ -157,6 +157,20 @@ def token_prefix(lang, split="train"):
     return f"{RESULTS}/tokens/{lang}/{split}"
 
 
+def run_dir(name):
+    """A run's folder (mixture.json, model.safetensors, config.json, metrics.json): the one
+    place that spells it; the train rules' outputs and collect's --run are built from it. `name`
+    is a run name or a wildcard ("{run}")."""
+    return f"{RESULTS}/runs/{name}"
+
+
+def checkpoint_dir(name):
+    """Where `codescale train` keeps a run's checkpoints: outside run_dir, so that Snakemake,
+    which deletes the outputs of a failed job, never deletes them (a stable run's: name
+    "stable/FAMILY/CELL/SIZE")."""
+    return f"{RESULTS}/checkpoints/{name}"
+
+
 # The data half after dedup runs per part (split, tokenize: see workflow/rules/split.smk).
 SHARD_FILES = (".bin", ".idx.npy", ".json")
 
@@ -226,9 +240,13 @@ def mixture_inputs(wildcards):
 
 
 def mixture_args(wildcards):
+    """`codescale mixture` options: the run's identity (name, size, D, seed, seq_len, sources),
+    each given here once; the plan carries them to `codescale train` (issue #14). The spec is
+    the study's record of the run (collect reads it); the mixture stage checks it agrees."""
     run = run_spec(wildcards.run)
     return flags(
         run=run.name,
+        size=run.size,
         spec_json=json.dumps(run.to_dict(), sort_keys=True),
         source=mixture_sources(run),
         weights_from=ALLOCATION if run.weights is None else None,
@@ -243,12 +261,12 @@ def train_args(wildcards):
 
 
 def train_args_of(name):
-    """`codescale train` options of a run, or of a stable run (WSD branches: train.smk)."""
+    """`codescale train` options of a run, or of a stable run (WSD branches: train.smk): the
+    trainer's settings only; size, D and seq_len reach it in the mixture plan (mixture_args).
+    The size here picks the configured learning rate of the run's size."""
     size = STABLES[name].size if name in STABLES else run_spec(name).size
     return flags(
-        size=size,
         val=[f"{lang}={token_prefix(lang, 'validation')}" for lang in LANGS],
-        seq_len=TRAIN["seq_len"],
         batch_size=run_resources(name)["batch_size"],  # the plan's global batch
         lr=configured_lr(TRAIN["lr"], size),
         schedule=TRAIN["schedule"],
@@ -282,7 +300,7 @@ def evaluate_args(wildcards):
 
 def collect_args(runs):
     return flags(
-        run=[f"{RESULTS}/runs/{name}" for name in runs],
+        run=[run_dir(name) for name in runs],
         eval=[f"{RESULTS}/eval/{name}.json" for name in runs],
     )
 

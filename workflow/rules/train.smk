@@ -2,11 +2,12 @@ include: "train_helpers.smk"
 
 
 rule mixture:
-    """One run's sampling plan: sources, proportions, repetition caps, seed."""
+    """One run's plan: its size, D, seq_len, seed, sources, proportions and repetition caps (the
+    one carrier of the run's identity: train_run reads them from it)."""
     input:
         mixture_inputs,
     output:
-        f"{RESULTS}/runs/{{run}}/mixture.json",
+        f"{run_dir('{run}')}/mixture.json",
     log:
         "logs/mixture/{run}.log",
     group:
@@ -23,7 +24,8 @@ rule mixture:
 
 
 rule train_run:
-    """Train one model on one mixture; resumes from results/checkpoints/{run} when it exists.
+    """Train one model on one mixture (size, D and seq_len: the plan's); resumes from
+    checkpoint_dir(run) (results/checkpoints/{run}) when it exists.
 
     Ranks: one process, or one per GPU (CPU: slurm.cpu_tasks) started by `srun
     --ntasks-per-node` inside a Slurm job, or by `torchrun --standalone` on one machine. The
@@ -42,9 +44,9 @@ rule train_run:
         val=[shard_done(lang, "validation") for lang in LANGS],
         branch=branch_input,
     output:
-        weights=f"{RESULTS}/runs/{{run}}/model.safetensors",
-        metrics=f"{RESULTS}/runs/{{run}}/metrics.json",
-        config=f"{RESULTS}/runs/{{run}}/config.json",
+        weights=f"{run_dir('{run}')}/model.safetensors",
+        metrics=f"{run_dir('{run}')}/metrics.json",
+        config=f"{run_dir('{run}')}/config.json",
     log:
         "logs/train/{run}.log",
     group:
@@ -68,13 +70,11 @@ rule train_run:
         **run_group_resources("train_runtime"),
     params:
         args=train_args,
-        # The outputs' folder, from the declared output, as a function of the wildcards alone:
-        # Snakemake compares such params with a finished run's (one of `output` it leaves out,
-        # so making it one would rerun every finished run once).
-        out=lambda wildcards: os.path.dirname(
-            rules.train_run.output.metrics.format(run=wildcards.run)
-        ),
-        checkpoints=lambda wildcards: f"{RESULTS}/checkpoints/{wildcards.run}",
+        # The outputs' folder and the checkpoints' (common.smk's run_dir, checkpoint_dir), as
+        # functions of the wildcards alone: Snakemake compares such params with a finished
+        # run's (one of `output` it leaves out, so making it one would rerun every finished run).
+        out=lambda wildcards: run_dir(wildcards.run),
+        checkpoints=lambda wildcards: checkpoint_dir(wildcards.run),
     shell:
         f"{TRAIN_LAUNCH} codescale train --mixture {{input.mixture}}{TRAIN_OPTIONS}"
 
@@ -93,8 +93,8 @@ for _family, _budgets in STABLE_BUDGETS.items():
             shards=_stable(_family, lambda st: train_inputs(SimpleNamespace(run=st.runs[0]))),
             val=[shard_done(lang, "validation") for lang in LANGS],
         output:
-            mixture=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}/mixture.json",
-            metrics=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}/metrics.json",
+            mixture=f"{stable_dir(_family)}/mixture.json",
+            metrics=f"{stable_dir(_family)}/metrics.json",
             branches=[
                 temp(directory(branch_dir(f"{_family}/{{cell}}/{{size}}_d{cs_study.fmt_count(d)}")))
                 for d in _budgets
@@ -113,8 +113,8 @@ for _family, _budgets in STABLE_BUDGETS.items():
         params:
             mixture_args=_stable(_family, stable_mixture_args),
             args=_stable(_family, lambda st: train_args_of(st.name)),
-            out=f"{RESULTS}/stable/{_family}/{{cell}}/{{size}}",
-            checkpoints=f"{RESULTS}/checkpoints/stable/{_family}/{{cell}}/{{size}}",
+            out=stable_dir(_family),
+            checkpoints=checkpoint_dir(f"stable/{_family}/{{cell}}/{{size}}"),
         shell:
             f"codescale mixture {{params.mixture_args}} --out {{output.mixture}} > {{log}} 2>&1"
             f" && {TRAIN_LAUNCH} codescale train --mixture {{output.mixture}}{TRAIN_OPTIONS}"

@@ -64,6 +64,12 @@ STABLE_RETRIES = (
 )
 
 
+def stable_dir(family):
+    """The folder of a family's stable runs (mixture.json, metrics.json), with the {cell} and
+    {size} wildcards of its rule (train.smk)."""
+    return f"{RESULTS}/stable/{family}/{{cell}}/{{size}}"
+
+
 def branch_dir(run_name):
     """Where the branch checkpoint of a run (a cooldown) is written by its stable run."""
     return f"{RESULTS}/branches/{run_name}"
@@ -101,10 +107,12 @@ def _stable(family, fn):
 
 
 def stable_mixture_args(stable):
-    """The stable run's mixture: its first run's sources and seed, the largest budget as D."""
+    """The stable run's mixture: its size, its first run's sources and seed, the largest budget
+    as D (the plan carries them to `codescale train`, as a run's: mixture_args)."""
     run = RUNS[stable.runs[0]]
     return flags(
         run=stable.name,
+        size=stable.size,
         spec_json=json.dumps(
             {"stable": stable.name, "runs": list(stable.runs), "budgets": list(stable.budgets)}
         ),

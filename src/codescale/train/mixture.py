@@ -1,9 +1,14 @@
-"""`codescale mixture`: resolve one run's sampling plan (results/runs/{run}/mixture.json).
+"""`codescale mixture`: resolve one run's plan (results/runs/{run}/mixture.json).
 
-The plan is everything the sampler needs and nothing more: sources (token-shard prefixes with
-weights and optional unique-token caps), total tokens, seed and sequence length. It is resolved
-once, checked against the shards on disk (so a bad prefix fails here, not an hour into training),
-and annotated with each source's size and expected epochs so repetition is visible before training.
+The plan is the one carrier of a run's identity (issue #14): its name, model size (a preset of
+codescale.model.presets), total tokens D, seed, sequence length and sources (token-shard prefixes
+with weights and optional unique-token caps). `codescale train --mixture` reads size, D and
+seq_len from it and from nowhere else; the trainer's own settings (LR, batch, schedule, layout)
+stay `codescale train` options. The plan is resolved once, checked against the shards on disk (so
+a bad prefix or size fails here, not an hour into training), and annotated with each source's
+size and expected epochs so repetition is visible before training. `spec` is the study's record
+of the run (codescale.study.Run.to_dict(), read by collect); where it names the run, size, tokens
+or seed they must equal the plan's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from codescale import config as cs_config
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
 from codescale.io import write_json
+from codescale.model import presets
 from codescale.train.sampler import PERIOD
 
 WEIGHT_TOLERANCE = 1e-6
@@ -61,6 +67,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
+# The plan's identity keys that a study spec (codescale.study.Run.to_dict()) also records.
+SPEC_KEYS = {"run": "name", "size": "size", "tokens": "tokens", "seed": "seed"}
+
+
 def build_plan(
     run: str,
     sources: list[dict[str, Any]],
@@ -68,12 +78,26 @@ def build_plan(
     seed: int,
     seq_len: int,
     spec: dict[str, Any] | None = None,
+    *,
+    size: str,
 ) -> dict[str, Any]:
     """Validate sources against their shards and return the plan with expected epochs per source.
 
-    expected_epochs = tokens * weight / unique tokens of the source (its n_tokens, or the cap):
-    the number of times the run is expected to see each source's unique tokens.
+    size: a model preset name ("5K", "0.1B"); tokens: D of the run; seq_len: tokens per training
+    sequence. expected_epochs = tokens * weight / unique tokens of the source (its n_tokens, or
+    the cap): the number of times the run is expected to see each source's unique tokens.
     """
+    try:
+        presets.shape_of(size)
+    except CodescaleError as err:
+        raise CodescaleError(f"--size: {err}") from None
+    plan_keys = {"run": run, "size": size, "tokens": tokens, "seed": seed}
+    for key, spec_key in SPEC_KEYS.items():
+        if spec and spec.get(spec_key) is not None and spec[spec_key] != plan_keys[key]:
+            raise CodescaleError(
+                f"run {run}: --spec-json says {spec_key} {spec[spec_key]!r}, but --{key} is "
+                f"{plan_keys[key]!r}: the plan must carry one value"
+            )
     if not sources:
         raise CodescaleError("a mixture needs at least one --source")
     if tokens < 1 or seq_len < 1:
@@ -122,6 +146,7 @@ def build_plan(
         )
     return {
         "run": run,
+        "size": size,
         "seed": seed,
         "tokens": tokens,
         "seq_len": seq_len,
@@ -150,7 +175,8 @@ def allocated(sources: list[dict[str, Any]], allocation: str | Path) -> list[dic
 
 
 def load_plan(path: str | Path) -> dict[str, Any]:
-    """Read a mixture.json and check the fields the sampler relies on."""
+    """Read a mixture.json and check the fields the sampler and trainer rely on (a plan written
+    before it carried the model size fails here, naming the key: write it again)."""
     path = Path(path)
     if not path.exists():
         raise CodescaleError(f"mixture plan {path} does not exist")
@@ -158,7 +184,7 @@ def load_plan(path: str | Path) -> dict[str, Any]:
         plan = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise CodescaleError(f"mixture plan {path} is not valid JSON: {err}") from None
-    for key in ("run", "seed", "tokens", "seq_len", "sources"):
+    for key in ("run", "size", "seed", "tokens", "seq_len", "sources"):
         if key not in plan:
             raise CodescaleError(f"mixture plan {path} lacks the key {key!r}")
     return plan
@@ -166,6 +192,9 @@ def load_plan(path: str | Path) -> dict[str, Any]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run name, e.g. mono/python/5K_d100K")
+    parser.add_argument(
+        "--size", required=True, help="model size preset, e.g. 5K, 0.1B (codescale.model.presets)"
+    )
     parser.add_argument("--spec-json", default="{}", help="the run's spec dict (stored as spec)")
     parser.add_argument(
         "--source",
@@ -202,6 +231,7 @@ def run(args: argparse.Namespace) -> None:
         spec["weights"] = {s["name"]: s["weight"] for s in sources}
     plan = build_plan(
         run=args.run,
+        size=args.size,
         sources=sources,
         tokens=parse_count(args.tokens, "--tokens"),
         seed=args.seed,

@@ -1,5 +1,10 @@
 """`codescale train`: train one model on one mixture plan with Lightning Fabric; weights + metrics.
 
+The plan (--mixture, from `codescale mixture`) is the one carrier of the run's identity: name,
+model size, tokens D, seq_len, seed and data sources are read from it and are no options here
+(issue #14: a second carrier could disagree with it). The options are the trainer's settings:
+LR, batch size, schedule and WSD branches, checkpointing, precision and the parallel layout.
+
 Outputs (in --out-dir, each written atomically): model.safetensors (full, unsharded weights with
 the Transformer's key names), metrics.json, config.json, in the formats of docs/ARCHITECTURE.md.
 
@@ -175,12 +180,15 @@ def _parse_val(items: list[str]) -> dict[str, str]:
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options that set a config key (its `x-cli` in the schema) default to the schema's."""
     D = cs_config.default  # noqa: N806
-    parser.add_argument("--mixture", required=True, help="mixture.json from `codescale mixture`")
-    parser.add_argument("--size", required=True, help="model size preset, e.g. 5K, 0.1B")
+    parser.add_argument(
+        "--mixture",
+        required=True,
+        help="mixture.json from `codescale mixture`: the run's name, model size, tokens D, "
+        "seq_len, seed and sources",
+    )
     parser.add_argument("--out-dir", required=True, help="model.safetensors/metrics/config here")
     parser.add_argument("--checkpoint-dir", required=True, help="checkpoints (resume from here)")
     parser.add_argument("--val", action="extend", nargs="+", default=[], metavar="LANG=PREFIX")
-    parser.add_argument("--seq-len", type=int, default=None, help="default: the mixture's")
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -390,12 +398,12 @@ def _run(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = load_plan(args.mixture)
-    seq_len = args.seq_len or int(plan["seq_len"])
+    size, seq_len = str(plan["size"]), int(plan["seq_len"])  # the plan's, the one carrier
     vocab = int(Shard(plan["sources"][0]["prefix"]).meta["vocab_size"])
     val = _parse_val(args.val)
     max_val = parse_count(args.max_val_tokens, "--max-val-tokens") or None
-    model_cfg = presets.model_config(args.size, vocab, seq_len)
-    n_params, _ = presets.param_counts(args.size, vocab)
+    model_cfg = presets.model_config(size, vocab, seq_len)
+    n_params, _ = presets.param_counts(size, vocab)
     precision = _precision(args.precision, args.accelerator)
     ckpt_dir = Path(args.checkpoint_dir)
     out_dir = Path(args.out_dir)
@@ -568,7 +576,7 @@ def _run(args: argparse.Namespace) -> None:
             "train %s: size %s N=%d, %d steps x %d seqs x %d tokens, lr %.3g, %s, %d rank(s) "
             "(%s), strategy %s, micro-batch %d x %d accumulation%s%s",
             plan["run"],
-            args.size,
+            size,
             n_params,
             steps,
             batch,
@@ -724,7 +732,7 @@ def _publish_branches(
             "N": n_params,
             "steps": stop,
             "tokens": tokens,
-            "flops": presets.train_flops(args.size, model_cfg["vocab_size"], hp.seq_len, tokens),
+            "flops": presets.train_flops(plan["size"], model_cfg["vocab_size"], hp.seq_len, tokens),
             "wall_time_s": wall,
             "tokens_per_s": tokens / wall if wall > 0 else None,
             "train_loss": losses.curve,
@@ -783,9 +791,10 @@ def _write_outputs(
         lang: validation_loss(model, prefix, hp.seq_len, max_val, 16, args.doc_mask, autocast)[0]
         for lang, prefix in val.items()
     }
-    n_params, n_total = presets.param_counts(args.size, model_cfg["vocab_size"])
+    size = str(plan["size"])
+    n_params, n_total = presets.param_counts(size, model_cfg["vocab_size"])
     tokens = hp.steps * hp.tokens_per_step
-    flops = presets.train_flops(args.size, model_cfg["vocab_size"], hp.seq_len, tokens)
+    flops = presets.train_flops(size, model_cfg["vocab_size"], hp.seq_len, tokens)
     wall = extra["train_time_s"]
     peak = peak_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
     sampler = MixtureSampler(plan, hp.seq_len)
@@ -793,7 +802,7 @@ def _write_outputs(
         save_file(
             {k: v.contiguous() for k, v in state.items()},
             str(tmp),
-            metadata={"run": str(plan["run"]), "size": args.size},
+            metadata={"run": str(plan["run"]), "size": size},
         )
     layout = {
         "world_size": world,
@@ -814,7 +823,7 @@ def _write_outputs(
         "max_val_tokens": max_val,
         "val": val,
     }
-    config = {"run": plan["run"], "size": args.size, "model": model_cfg, "train": train}
+    config = {"run": plan["run"], "size": size, "model": model_cfg, "train": train}
     write_json(out_dir / "config.json", {**config, "mixture": plan})
     metrics = {
         "N": n_params,
