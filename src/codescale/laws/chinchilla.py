@@ -346,23 +346,34 @@ def _key(n: float) -> str:
     return str(int(n)) if float(n).is_integer() else repr(float(n))
 
 
-def mono_points(table, lang: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, D, val_loss) of the per-language grid: study mono, the run's language, loss on lang.
-
-    The run's language is its `target`; where a table leaves target null, a run named
-    mono/LANG/... or with p_LANG == 1 is LANG's run.
-    """
+def per_language_rows(table):
+    """The per-language grid's rows of a collected table (polars DataFrame): study mono, metric
+    val_loss, measured on the run's own language. The one selection both the fit and the report
+    use (issue 14). The run's language is its `target`; where a table leaves target null, a run
+    named mono/LANG/... or with p_LANG == 1 is LANG's run."""
     import polars as pl
 
-    own = pl.col("run").str.starts_with(f"mono/{lang}/")
-    if f"p_{lang}" in table.columns:
-        own = own | (pl.col(f"p_{lang}").fill_null(0.0) >= 1 - 1e-9)
-    sub = table.filter(
+    langs = table.filter(pl.col("study") == "mono")["lang"].unique().drop_nulls().to_list()
+    own = pl.lit(False)
+    for lang in langs:
+        mine = pl.col("run").str.starts_with(f"mono/{lang}/")
+        if f"p_{lang}" in table.columns:
+            mine = mine | (pl.col(f"p_{lang}").fill_null(0.0) >= 1 - 1e-9)
+        own = own | (mine & (pl.col("lang") == lang))
+    target = pl.col("target") if "target" in table.columns else pl.lit(None, pl.Utf8)
+    return table.filter(
         (pl.col("study") == "mono")
         & (pl.col("metric") == "val_loss")
-        & (pl.col("lang") == lang)
-        & ((pl.col("target") == lang) | (pl.col("target").is_null() & own)).fill_null(False)
+        & ((pl.col("lang") == target) | (target.is_null() & own)).fill_null(False)
     )
+
+
+def mono_points(table, lang: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, D, val_loss) of one language's per-language grid (`per_language_rows`); raises
+    CodescaleError naming the runs whose loss is not a finite positive number."""
+    import polars as pl
+
+    sub = per_language_rows(table).filter(pl.col("lang") == lang)
     values = sub["value"].to_numpy().astype(float)
     bad = [
         r

@@ -16,6 +16,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from codescale import LANGUAGES
+from codescale.laws import chinchilla
 from codescale.report import reference, style
 from codescale.report.inputs import error_of, ordered
 from codescale.report.registry import figure, tables
@@ -38,9 +39,7 @@ def _law(params: dict[str, float], n: Any, d: Any) -> Any:
 
 def mono_points(df: pl.DataFrame) -> pl.DataFrame:
     """Per-language grid points: lang, size, N, D, loss (validation loss on the run's language)."""
-    mono = df.filter((pl.col("study") == "mono") & (pl.col("metric") == "val_loss"))
-    mono = mono.with_columns(pl.col("run").str.split("/").list.get(1).alias("run_lang"))
-    mono = mono.filter(pl.col("lang") == pl.col("run_lang"))
+    mono = chinchilla.per_language_rows(df)  # the fit's own selection
     return mono.select("lang", "size", "N", "D", pl.col("value").alias("loss")).sort(
         "lang", "N", "D"
     )
