@@ -45,23 +45,6 @@ def mono_points(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def find_number(obj: Any, key_part: str) -> float | None:
-    """First numeric value whose key contains `key_part`, searched depth-first.
-
-    The fit stage's extrapolation block is only loosely specified ({..., rel_error}); reading it
-    by key substring keeps the report working across its small shape changes.
-    """
-    if isinstance(obj, dict):
-        for key, val in obj.items():
-            if key_part in str(key) and isinstance(val, int | float) and not isinstance(val, bool):
-                return float(val)
-        for val in obj.values():
-            found = find_number(val, key_part)
-            if found is not None:
-                return found
-    return None
-
-
 # ---------------------------------------------------------------------------------------------
 # Figure 1: overview
 
@@ -322,11 +305,10 @@ def fits_table(fit: dict[str, Any], mixture: dict[str, Any] | None = None) -> Ta
         r2_nums = [float(v) for v in r2_vals if isinstance(v, int | float)]
         row["r2_log"] = None if err else entry.get("r2_log")
         row["r2_by_N_min"] = min(r2_nums) if r2_nums else None
-        row["extrapolation_rel_error"] = (
-            None if err else find_number(entry.get("extrapolation"), "rel_error")
-        )
-        by_d = None if err else (entry.get("extrapolation") or {}).get("by_D")
-        row["extrapolation_D_rel_error"] = find_number(by_d, "rel_error")
+        # chinchilla._extrapolate's block: rel_error at the held-out size (budget), or an error
+        extrapolation = {} if err else entry.get("extrapolation") or {}
+        row["extrapolation_rel_error"] = extrapolation.get("rel_error")
+        row["extrapolation_D_rel_error"] = (extrapolation.get("by_D") or {}).get("rel_error")
         front = {} if err else {f.get("C"): f for f in entry.get("frontier") or []}
         f20 = front.get(1e20) or {}
         row["tokens_per_param_C1e20"] = f20.get("tokens_per_param")
