@@ -398,7 +398,26 @@ def test_the_import_walk_sees_lazy_and_transitive_imports_and_skips_optional_one
 
 def test_env_files_name_existing_extras_in_one_form():
     extras = env_extras()
-    assert extras == {"data.yaml": "data", "laws.yaml": "laws", "train.yaml": "train"}
+    assert extras == {
+        "data.yaml": "data", "execute.yaml": "train", "laws.yaml": "laws", "train.yaml": "train",
+    }  # fmt: skip
+
+
+# conda-forge package of each executable codescale.execute.harness looks for
+TOOL_PACKAGES = {"python3": "python", "node": "nodejs", "tsc": "typescript", "java": "openjdk",
+                 "mcs": "mono", "mono": "mono", "go": "go", "rustc": "rust"}  # fmt: skip
+
+
+def test_execute_env_has_every_toolchain_the_harness_runs():
+    from codescale.execute.harness import LANGUAGES
+
+    deps = yaml.safe_load((ENVS / "execute.yaml").read_text())["dependencies"]
+    names = {d.split()[0].split("=")[0] for d in deps if isinstance(d, str)}
+    tools = {tool for lang in LANGUAGES.values() for tool in lang.tools}
+    unmapped = tools - set(TOOL_PACKAGES)
+    assert not unmapped, f"harness tools with no conda package in this test: {sorted(unmapped)}"
+    missing = {TOOL_PACKAGES[t] for t in tools} - names
+    assert not missing, f"workflow/envs/execute.yaml lacks {sorted(missing)}"
 
 
 def test_env_problems_name_the_bad_file_and_key(tmp_path):

@@ -20,7 +20,7 @@ rule execute_run:
     log:
         "logs/execute/{run}.log",
     conda:
-        "../envs/train.yaml"
+        "../envs/execute.yaml"
     threads: lambda wildcards: EXEC.get("workers", 2)
     resources:
         **execute_resources(),
