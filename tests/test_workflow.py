@@ -126,3 +126,18 @@ def test_a_run_outside_the_study_is_named_with_the_study_runs(tmp_path):
     runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
     assert listed == [run.name for run in runs if run.name.startswith("mono/")]
     assert "KeyError" not in out
+
+
+def test_run_checkpoint_and_stable_folders_are_spelled_in_one_helper_each():
+    """Issue #14: the results layout of runs lives in common.smk's run_dir and checkpoint_dir
+    and train_helpers.smk's stable_dir; no rule or param spells those prefixes again (the
+    dry-run commands of the smoke study are unchanged by that: see the commit message)."""
+    spelled = {}
+    for path in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for line in path.read_text().splitlines():
+            if re.search(r"(\{RESULTS\}|results)/(runs|checkpoints|stable)/", line):
+                spelled.setdefault(path.name, []).append(line.strip())
+    assert spelled == {
+        "common.smk": ['return f"{RESULTS}/runs/{name}"', 'return f"{RESULTS}/checkpoints/{name}"'],
+        "train_helpers.smk": ['return f"{RESULTS}/stable/{family}/{{cell}}/{{size}}"'],
+    }

@@ -24,8 +24,8 @@ rule mixture:
 
 
 rule train_run:
-    """Train one model on one mixture (size, D and seq_len: the plan's); resumes from
-    checkpoint_dir(run) (results/checkpoints/{run}) when it exists.
+    """Train one model on one mixture (size, D and seq_len: the plan's); resumes from the run's
+    checkpoint_dir (common.smk) when it holds a checkpoint.
 
     Ranks: one process, or one per GPU (CPU: slurm.cpu_tasks) started by `srun
     --ntasks-per-node` inside a Slurm job, or by `torchrun --standalone` on one machine. The
