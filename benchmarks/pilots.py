@@ -647,6 +647,57 @@ def cmd_check(a: argparse.Namespace) -> None:
         print(f"| {lang} | " + " | ".join(cells) + f" | {falls(by_n)} | {falls(by_d)} |")
 
 
+def cmd_fit(a: argparse.Namespace) -> None:
+    """The study's per-language law (codescale.laws.chinchilla.analyse, as `codescale fit` runs
+    it) on the pilots: per language, the runs of --sizes x --tokens at seed 0, --batch, and each
+    size's LR (--size-lr SIZE=LR; default --lr for all). Prints alpha_N and beta with their 95%
+    intervals, the fit's status, and the extrapolation from the smaller half of N to the largest
+    size (relative error of the predicted loss at the largest budget)."""
+    from codescale.laws import chinchilla
+
+    lrs = {s: a.lr[0] for s in a.sizes} | {
+        k: float(v) for k, v in (item.split("=") for item in a.size_lr)
+    }
+    budgets = {count(t) for t in a.tokens}
+    recs = [
+        r
+        for r in load_all(a.out)
+        if (not a.tag or r["name"].startswith(a.tag + "/"))
+        and r["size"] in lrs
+        and abs(r["lr"] - lrs[r["size"]]) < 1e-12
+        and r["tokens"] in budgets
+        and r["seed"] == 0
+        and r["batch"] == a.batch[0]
+    ]
+    print(
+        "| language | runs | alpha_N [95%] | beta [95%] | status | extrapolation to the largest N |"
+    )
+    print("|---|---|---|---|---|---|")
+    for lang in a.langs:
+        mine = [{**r, "test_loss": test_loss(r)} for r in recs if r["lang"] == lang]
+        if len(mine) < len(lrs) * len(budgets):
+            print(f"| {lang} | {len(mine)} | pending | | | |")
+            continue
+        N, D, L = (np.array([r[k] for r in mine], float) for k in ("N", "tokens", "test_loss"))
+        out = chinchilla.analyse(N, D, L, n_bootstrap=a.bootstrap)
+        p, ci, ex = out["params"], out["ci"], out["extrapolation"]
+        cells = {
+            k: f"{p[k]:.2f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]"
+            if ci[k][0] is not None
+            else f"{p[k]:.2f}"
+            for k in ("alpha", "beta")
+        }
+        extra = (
+            f"{ex['rel_error']:+.1%} (fit on N <= {ex['fit_N_max']:g})"
+            if "rel_error" in ex
+            else ex.get("error", "")
+        )
+        print(
+            f"| {lang} | {len(mine)} | {cells['alpha']} | {cells['beta']} | {out['status']} "
+            f"| {extra} |"
+        )
+
+
 def cmd_table(a: argparse.Namespace) -> None:
     recs = [r for r in load_all(a.out) if (not a.tag or r["name"].startswith(a.tag + "/"))]
     print_grid(recs)
@@ -667,6 +718,7 @@ def main(argv: list[str] | None = None) -> None:
             "smklog",
             "predict",
             "check",
+            "fit",
         ],
     )
     p.add_argument("--tokens-dir", default=str(ROOT / "results" / "tokens"))
@@ -700,6 +752,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vocab", type=int, default=2048, help="speed: vocabulary size")
     p.add_argument("--steps", type=int, default=20, help="speed: timed steps per repeat")
     p.add_argument("--repeats", type=int, default=3, help="speed: best of this many")
+    p.add_argument("--size-lr", nargs="*", default=[], help="fit: SIZE=LR, each size's LR")
+    p.add_argument("--bootstrap", type=int, default=200, help="fit: bootstrap resamples")
     a = p.parse_args(argv)
     {
         "data": cmd_data,
@@ -711,6 +765,7 @@ def main(argv: list[str] | None = None) -> None:
         "smklog": cmd_smklog,
         "predict": cmd_predict,
         "check": cmd_check,
+        "fit": cmd_fit,
     }[a.command](a)
 
 
