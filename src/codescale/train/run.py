@@ -450,12 +450,14 @@ def _run(args: argparse.Namespace) -> None:
         ).append((tokens, out))
     stop = max(branch_at) if branch_at else steps  # the last step this process trains
     # world size, strategy, micro-batch and activation checkpointing are not in the fingerprint:
-    # they do not change the trajectory, so a later segment may run on another layout
+    # they do not change the trajectory, so a later segment may run on another layout. The plan's
+    # size is left out as well: the model config holds its shape, and a checkpoint written before
+    # plans carried it (issue #14, when --size was a train option) still resumes.
     fp = fingerprint(
         {
             "model": model_cfg,
             "hp": hp.to_dict(),
-            "mixture": plan,
+            "mixture": {k: v for k, v in plan.items() if k != "size"},
             "doc_mask": args.doc_mask,
             "precision": precision,
             **({"branch_steps": sorted(branch_at)} if branch_at else {}),
