@@ -21,11 +21,7 @@ TOK = config["tokenizer"]
 PAR = config["parallel"]
 TRAIN = config["train"]
 EVAL = config["evaluate"]
-PAIR_FORMATS = (
-    config["studies"]
-    .get("pairing", {})
-    .get("formats", list(cs_catalog.PAIR_FORMATS))
-)
+PAIR_FORMATS = config["studies"].get("pairing", {}).get("formats", list(cs_catalog.PAIR_FORMATS))
 ALLOC_STUDY = config["studies"].get("allocation", {})
 
 
@@ -118,9 +114,7 @@ def corpus_inputs(wildcards=None):
 def corpus_settings(*leave_out):
     """The corpus section as written (paths relative to the checkout), less the keys named:
     what a corpus rule's params compare."""
-    return json.dumps(
-        {k: v for k, v in CORPUS.items() if k not in leave_out}, sort_keys=True
-    )
+    return json.dumps({k: v for k, v in CORPUS.items() if k not in leave_out}, sort_keys=True)
 
 
 def run_spec(name):

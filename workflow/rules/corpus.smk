@@ -44,8 +44,8 @@ rule corpus_part:
             part=wildcards.part,
         ),
     shell:
-        "codescale corpus {params.args} --download-dir \"$CODESCALE_DOWNLOAD_DIR\""
-        " --part-mb \"$CODESCALE_PART_MB\" --out-dir {params.out} > {log} 2>&1"
+        'codescale corpus {params.args} --download-dir "$CODESCALE_DOWNLOAD_DIR"'
+        ' --part-mb "$CODESCALE_PART_MB" --out-dir {params.out} > {log} 2>&1'
 
 
 rule corpus:

@@ -6,9 +6,7 @@ rule evaluate_run:
         metrics=rules.train_run.output.metrics,
         tokenizer=TOKENIZER,
         test=[shard_done(lang, "test") for lang in LANGS],
-        translation=lambda wildcards: (
-            [TRANSLATION_TEST] if translated(wildcards) else []
-        ),
+        translation=lambda wildcards: ([TRANSLATION_TEST] if translated(wildcards) else []),
     output:
         f"{RESULTS}/eval/{{run}}.json",
     log:
@@ -18,9 +16,9 @@ rule evaluate_run:
     conda:
         "../envs/train.yaml"
     resources:
+        **run_group_resources("eval_runtime"),
         gpu=resource("gpus"),
         nodes=resource("nodes"),
-        **run_group_resources("eval_runtime"),
     params:
         run_dir=lambda wildcards, input: os.path.dirname(input.model),
         args=evaluate_args,

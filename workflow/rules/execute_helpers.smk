@@ -2,11 +2,7 @@
 # (evaluate.smk) uses execute_outputs and collect_args_with_execute too.
 EXEC = config.get("execute", {})
 EXEC_RUNS = (
-    [
-        name
-        for name, run in RUNS.items()
-        if run.study in EXEC.get("studies", ["pairing"])
-    ]
+    [name for name, run in RUNS.items() if run.study in EXEC.get("studies", ["pairing"])]
     if EXEC.get("enabled", False)
     else []
 )

@@ -26,6 +26,7 @@ def book_slurm_resources(all_rules):
         if SLURM["account"]:
             each.resources.setdefault("slurm_account", SLURM["account"])
 
+
 # Data jobs: memory and time from the size of their inputs, by the coefficients the printed
 # data plan also uses (codescale.plan: DATA_SCALING, DATA_SIZED_BY, DATA_HELD_WHOLE).
 DATA_SCALING = cs_plan.DATA_SCALING
@@ -143,7 +144,9 @@ def slurm_submissions():
     other = sum(
         per_run_jobs.get(rule.name, count[frozenset(rule.wildcard_names)])
         for rule in workflow.rules
-        if rule._group != "run" and not rule.norun and rule.name not in workflow._localrules
+        if rule._group != "run"
+        and not rule.norun
+        and rule.name not in workflow._localrules
         and rule.name not in STABLE_RULES  # WSD stable runs: in PLAN, with the runs
     )
     return sum(row["segments"] for row in PLAN.values()), other
@@ -161,6 +164,8 @@ def execute_resources():
     return dict(
         gpu=lambda wildcards: min(1, run_resources(wildcards.run)["gpus"]),
         slurm_partition=resource("slurm_partition"),
-        mem_mb=lambda wildcards: max(8000, 2 * limits.get("memory_mb", 2048) * EXEC.get("workers", 2)),
+        mem_mb=lambda wildcards: max(
+            8000, 2 * limits.get("memory_mb", 2048) * EXEC.get("workers", 2)
+        ),
         runtime=minutes,
     )

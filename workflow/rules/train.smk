@@ -49,13 +49,14 @@ rule train_run:
         config=f"{run_dir('{run}')}/config.json",
     log:
         "logs/train/{run}.log",
+    retries: TRAIN_RETRIES
     group:
         "run"
     conda:
         "../envs/train.yaml"
     threads: TRAIN["threads"]
-    retries: TRAIN_RETRIES
     resources:
+        **run_group_resources("train_runtime"),
         gpu=resource("gpus"),
         nodes=resource("nodes"),
         tasks=resource("slurm_tasks"),
@@ -67,7 +68,6 @@ rule train_run:
         act_ckpt=resource("act_ckpt"),
         stop_grace_s=resource("stop_grace_s"),
         stop_before_end_s=resource("stop_before_end_s"),
-        **run_group_resources("train_runtime"),
     params:
         args=train_args,
         # The outputs' folder and the checkpoints' (common.smk's run_dir, checkpoint_dir), as
@@ -96,7 +96,9 @@ for _family, _budgets in STABLE_BUDGETS.items():
             mixture=f"{stable_dir(_family)}/mixture.json",
             metrics=f"{stable_dir(_family)}/metrics.json",
             branches=[
-                temp(directory(branch_dir(f"{_family}/{{cell}}/{{size}}_d{cs_study.fmt_count(d)}")))
+                temp(
+                    directory(branch_dir(f"{_family}/{{cell}}/{{size}}_d{cs_study.fmt_count(d)}"))
+                )
                 for d in _budgets
             ],
         log:
@@ -104,10 +106,10 @@ for _family, _budgets in STABLE_BUDGETS.items():
         wildcard_constraints:
             cell="[^/]+",
             size="[^/_]+",
+        retries: STABLE_RETRIES
         conda:
             "../envs/train.yaml"
         threads: TRAIN["threads"]
-        retries: STABLE_RETRIES
         resources:
             **stable_resources(_family),
         params:

@@ -20,7 +20,7 @@ def allocation_proportions(wildcards):
 # GPU started by srun (inside a Slurm job) or torchrun, with the plan's layout as resources.
 TRAIN_LAUNCH = (
     "launch=; if [ {resources.ranks} -gt 1 ]; then"
-    " if [ -n \"${{SLURM_JOB_ID:-}}\" ]; then"
+    ' if [ -n "${{SLURM_JOB_ID:-}}" ]; then'
     " launch='srun --kill-on-bad-exit=1 --nodes={resources.nodes}"
     " --ntasks-per-node={resources.ranks_per_node} --cpus-per-task={resources.cpus_per_task}';"
     " else launch='torchrun --standalone --no-python --nproc-per-node={resources.ranks}'; fi;"
