@@ -312,8 +312,8 @@ def check_throughput(report: Report, args: argparse.Namespace, device: str) -> d
     sys.path.insert(0, str(HERE))
     import train_throughput as tt
 
+    from codescale.hardware import peak_flops
     from codescale.model import presets
-    from codescale.train.run import peak_flops
 
     bench = argparse.Namespace(
         size=args.tp_size,

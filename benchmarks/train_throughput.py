@@ -22,12 +22,12 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from codescale.hardware import peak_flops
 from codescale.model import presets
 from codescale.model.llama import ModelConfig, Transformer
 from codescale.train.hparams import HParams
 from codescale.train.launch import StopControl
 from codescale.train.module import LossLog, grad_accum_steps, setup_training, train_step
-from codescale.train.run import peak_flops
 
 
 def _batches(args: argparse.Namespace, vocab: int, n: int) -> list[torch.Tensor]:

@@ -213,3 +213,18 @@ def test_layout_table_shows_each_size_and_budget_once() -> None:
     assert lines[0].split()[:6] == ["size", "D", "runs", "GPUs", "nodes", "strategy"]
     assert len(lines) == 2 + len({(r["size"], r["tokens"]) for r in rows})
     assert any(line.split()[0] == "7B" and "fsdp" in line for line in lines)
+
+
+def test_one_card_table_for_the_planner_and_the_trainer() -> None:
+    """codescale.hardware is the one table: device names match their variant first, and the
+    schema's cluster defaults are its default card's numbers."""
+    from codescale import hardware
+    from codescale.config import section_defaults
+
+    assert hardware.peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert hardware.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert hardware.card_of("NVIDIA H200").memory_gb == 141.0
+    assert hardware.peak_flops("Tesla T4") is None
+    cluster = section_defaults("cluster")
+    card = hardware.CARDS[cluster["card"]]
+    assert (cluster["peak_tflops"], cluster["gpu_memory_gb"]) == (card.peak_tflops, card.memory_gb)

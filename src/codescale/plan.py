@@ -29,18 +29,9 @@ from typing import Any, Protocol
 
 from codescale.config import section_defaults
 from codescale.errors import CodescaleError
+from codescale.hardware import CARDS
 from codescale.io import atomic_path
 from codescale.model import presets
-
-# Cards: dense bf16 peak TFLOP/s (no sparsity) and memory in GB. The H800 is an H100 SXM with
-# reduced NVLink bandwidth: same compute peak.
-CARDS: dict[str, tuple[float, float]] = {
-    "H800": (989.0, 80.0),
-    "H100": (989.0, 80.0),
-    "H200": (989.0, 141.0),
-    "A800": (312.0, 80.0),
-    "A100": (312.0, 80.0),
-}
 
 BYTES_PER_PARAM = 16  # mixed-precision AdamW states, see the module docstring
 ACT_BYTES_PER_TOKEN_LAYER_PER_D = 34  # Korthikanti et al. 2022, flash attention, no recompute

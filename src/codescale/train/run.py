@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader
 from codescale import config as cs_config
 from codescale.data.shards import Shard
 from codescale.errors import CodescaleError
+from codescale.hardware import peak_flops
 from codescale.io import atomic_path, write_json
 from codescale.model import presets
 from codescale.model.llama import ModelConfig, Transformer
@@ -103,25 +104,7 @@ from codescale.train.sampler import MixtureSampler
 
 log = logging.getLogger(__name__)
 
-# Dense bf16 tensor-core peaks (vendor datasheets, FLOP/s, no sparsity), matched by device name in
-# this order (first substring that matches wins).
-PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
-    ("H100 PCIe", 756e12),
-    ("H100 NVL", 835e12),
-    ("H200", 989e12),
-    ("H800", 989e12),
-    ("H100", 989e12),
-    ("A100", 312e12),
-)
 STRATEGIES = ("auto", "ddp", "fsdp")
-
-
-def peak_flops(device_name: str) -> float | None:
-    """Per-device bf16 dense peak for a CUDA device name, None when unknown."""
-    for key, peak in PEAK_BF16_FLOPS:
-        if key in device_name:
-            return peak
-    return None
 
 
 @torch.no_grad()
