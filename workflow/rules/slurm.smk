@@ -16,6 +16,20 @@ SLURM = config["slurm"]
 SLURM_PLACEMENT = ("train_partition", "cpu_partition", "account")
 
 
+# The launcher of a run's training job and of a stable run's (WSD branches; train.smk): one rank,
+# or one per GPU started by srun (inside a Slurm job; the jobstep plugin's own srun is off, see
+# above) or torchrun on one machine, with the plan's layout as resources.
+TRAIN_LAUNCH = (
+    "launch=; if [ {resources.ranks} -gt 1 ]; then"
+    ' if [ -n "${{SLURM_JOB_ID:-}}" ]; then'
+    " launch='srun --kill-on-bad-exit=1 --nodes={resources.nodes}"
+    " --ntasks-per-node={resources.ranks_per_node} --cpus-per-task={resources.cpus_per_task}';"
+    " else launch='torchrun --standalone --no-python --nproc-per-node={resources.ranks}'; fi;"
+    " fi;"
+    " $launch"
+)
+
+
 def book_slurm_resources(all_rules):
     """Called by the Snakefile after its includes. Each job runs on the CPU partition unless its
     rule names another (training asks for GPUs), under the account if one is set; data jobs get

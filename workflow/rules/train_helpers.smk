@@ -1,4 +1,4 @@
-# Helpers of workflow/rules/train.smk (allocation proportions, the launch command, WSD stable
+# Helpers of workflow/rules/train.smk (allocation proportions, the trainer options, WSD stable
 # runs and their branches); kept apart so that the rule file holds rules only.
 from types import SimpleNamespace
 
@@ -16,17 +16,6 @@ def allocation_proportions(wildcards):
     return json.dumps({k: round(v * SAMPLER_PERIOD) for k, v in sorted(proportions.items())})
 
 
-# The training command of a run's job and of a stable run's (WSD branches): one rank, or one per
-# GPU started by srun (inside a Slurm job) or torchrun, with the plan's layout as resources.
-TRAIN_LAUNCH = (
-    "launch=; if [ {resources.ranks} -gt 1 ]; then"
-    ' if [ -n "${{SLURM_JOB_ID:-}}" ]; then'
-    " launch='srun --kill-on-bad-exit=1 --nodes={resources.nodes}"
-    " --ntasks-per-node={resources.ranks_per_node} --cpus-per-task={resources.cpus_per_task}';"
-    " else launch='torchrun --standalone --no-python --nproc-per-node={resources.ranks}'; fi;"
-    " fi;"
-    " $launch"
-)
 TRAIN_OPTIONS = (
     " {params.args}"
     " --micro-batch-size {resources.micro_batch}"
