@@ -258,10 +258,8 @@ def test_a_run_longer_than_the_partition_limit_finishes_in_segments(
         stop_grace_s=75,
         overhead_min=0.25,
         retries=20,
+        cpu_gflops=2.0,  # the plan's estimate: 3 jobs of at most 2 minutes
     )
-    plan = yaml.safe_load(cfg.read_text())
-    plan["plan"] = {"cpu_gflops": 2.0}  # the plan's estimate: 3 jobs of at most 2 minutes
-    cfg.write_text(yaml.safe_dump(plan))
     target = f"results/runs/{LONG}/metrics.json"
     dry = run_snakemake(workdir, cfg, target, "-n")
     row = next(r for r in map(str.split, dry.stderr.splitlines()) if r[:2] == ["5K", "3.2e+06"])
