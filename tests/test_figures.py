@@ -418,6 +418,13 @@ def test_allocation_verdicts_follow_the_noise() -> None:
     assert "no difference beyond 2 standard errors" in within["verdict"]
     one = allocation_comparison(measured([3.0], [2.9]), advised)
     assert one["se"] is None and "noise is unknown" in one["verdict"]
+    # advice uniform: no optimised runs were trained; the uniform runs measure the advice
+    only_uniform = {"uniform": measured([3.0, 3.02], [])["uniform"]}
+    same = allocation_comparison(only_uniform, {"status": "uniform"})
+    assert same["difference"] == 0.0 and same["se"] == pytest.approx(0.02 / 2**0.5 * 1.0, 1e-9)
+    assert "were not trained" in same["verdict"] and "noise +- 0.0141" in same["verdict"]
+    lacking = allocation_comparison(only_uniform, advised)
+    assert lacking["difference"] is None and "not measured" in lacking["verdict"]
 
 
 def test_direction_fits_recover_the_generating_law(full: Path) -> None:

@@ -29,7 +29,7 @@ rule evaluate_run:
 
 rule evaluate:
     input:
-        expand(rules.evaluate_run.output, run=RUNS),
+        lambda wildcards: expand(rules.evaluate_run.output, run=trained_runs()),
 
 
 rule collect_for_fit:
@@ -50,10 +50,11 @@ rule collect_for_fit:
 
 
 rule collect:
-    """Every run's config and metrics in one tidy table: the single input of fits and figures."""
+    """Every trained run's config and metrics in one tidy table: the single input of fits and
+    figures (trained_runs: not the optimised runs that would repeat the uniform ones)."""
     input:
-        expand(rules.evaluate_run.output, run=RUNS),
-        execute_outputs(RUNS),
+        lambda wildcards: expand(rules.evaluate_run.output, run=trained_runs()),
+        lambda wildcards: execute_outputs(trained_runs()),
     output:
         parquet=f"{RESULTS}/collect/runs.parquet",
         csv=report(
@@ -66,6 +67,6 @@ rule collect:
     conda:
         "../envs/data.yaml"
     params:
-        args=collect_args_with_execute(list(RUNS)),
+        args=lambda wildcards: collect_args_with_execute(trained_runs()),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

@@ -35,4 +35,4 @@ rule execute_run:
 
 rule execute:
     input:
-        execute_outputs(RUNS),
+        lambda wildcards: execute_outputs(trained_runs()),

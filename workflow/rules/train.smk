@@ -27,7 +27,7 @@ rule train_run:
     """Train one model on one mixture (size, D and seq_len: the plan's); resumes from the run's
     checkpoint_dir (common.smk) when it holds a checkpoint.
 
-    Ranks: one process, or one per GPU (CPU: slurm.cpu_tasks) started by `srun
+    Ranks: one process, or one per GPU (CPU: plan.cpu_tasks) started by `srun
     --ntasks-per-node` inside a Slurm job, or by `torchrun --standalone` on one machine. The
     layout (strategy, micro-batch, activation checkpointing) comes from the plan as resources, so a
     different cluster changes how a run is computed, not what it computes. Training checkpoints
@@ -81,7 +81,7 @@ rule train_run:
 
 rule train:
     input:
-        expand(rules.train_run.output.metrics, run=RUNS),
+        lambda wildcards: expand(rules.train_run.output.metrics, run=trained_runs()),
 
 
 for _family, _budgets in STABLE_BUDGETS.items():

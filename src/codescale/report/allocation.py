@@ -79,6 +79,8 @@ def allocation_comparison(
         }
     status = (advice or {}).get("status")
     out["difference"] = out["se"] = None
+    if status == "uniform" and "uniform" in out and "optimised" not in out:
+        return _advised_uniform(out)
     if "uniform" not in out or "optimised" not in out:
         out["verdict"] = "not measured: the study lacks the uniform or the optimised run"
         return out
@@ -113,6 +115,30 @@ def allocation_comparison(
         head = "no difference beyond 2 standard errors between the advised mixture and uniform"
     noise = f" +- {se:.4f} (1 s.e., {dof} dof)" if se is not None else ""
     out["verdict"] = f"{head}; optimised - uniform = {diff:+.4f} nats/token{noise}"
+    return out
+
+
+def _advised_uniform(out: dict[str, Any]) -> dict[str, Any]:
+    """The law advised uniform, so the workflow trained no optimised runs (they would repeat the
+    uniform runs exactly: workflow/rules/train_helpers.smk, trained_runs): the advised mixture is
+    measured by the uniform runs, the difference is 0 by identity, and `se` is the noise a
+    difference between two mixtures measured with as many seeds would have,
+    s sqrt(2 / n) with s the uniform seeds' standard deviation (None with one seed)."""
+    u = out["uniform"]["seed_means"]
+    out["difference"] = 0.0
+    noise = "one seed: the noise of a difference is unknown (set studies.allocation.seeds >= 2)"
+    if len(u) >= 2:
+        out["se"] = float(np.std(u, ddof=1)) * math.sqrt(2 / len(u))
+        noise = (
+            f"a difference between two mixtures measured with {len(u)} seeds each has noise "
+            f"+- {out['se']:.4f} nats/token (1 s.e.)"
+        )
+    out["verdict"] = (
+        "the law advised keeping the uniform mixture, so the advised mixture is the uniform one "
+        "and no optimised allocation is claimed; its runs were not trained (they would repeat the "
+        f"uniform runs exactly); uniform measured {out['uniform']['mean']:.4f} nats/token over "
+        f"{len(u)} seed{'s' if len(u) > 1 else ''}; {noise}"
+    )
     return out
 
 
@@ -295,7 +321,8 @@ def fig6(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
                 continue
             runs, m = by_seed[kind], measured[kind]
             vals = [m.get(lang, math.nan) for lang in langs] + [means[kind]]
-            label = f"{kind} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            advised = " = advised" if kind == "uniform" and cmp["difference"] == 0.0 else ""
+            label = f"{kind}{advised} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
             err = None
             if len(runs) > 1:
                 err = [float(np.std([r[lang] for _, r in runs], ddof=1)) for lang in langs]
