@@ -141,6 +141,8 @@ def test_cli_prints_table_and_writes_csv(tmp_path: Path, capsys: pytest.CaptureF
     assert rows and {"run", "study", "size", "tokens", "flops", "gpus", "runtime"} <= set(rows[0])
     assert cli.main(["plan", "--config", str(ROOT / "config" / "paper.yaml"), "--card", "TPU"]) == 2
     assert "unknown" in capsys.readouterr().err
+    # the global option before the stage (the stage's own options are still known)
+    assert cli.main(["-v", *args, "--card", "H800"]) == 0
 
 
 def paper_rows(**slurm) -> list[dict]:
@@ -155,7 +157,7 @@ def paper_rows(**slurm) -> list[dict]:
 def test_paper_jobs_fit_the_partition_limit_and_gpu_memory(limit_h: float) -> None:
     """Every job of config/paper.yaml, at every attempt (the plan's runtime does not grow with
     attempts), asks for at most slurm.max_runtime_h, and every run's planned peak per GPU fits
-    slurm.gpu_memory_gb; runs longer than one job get segments and the retries to cover them."""
+    cluster.gpu_memory_gb; runs longer than one job get segments and the retries to cover them."""
     rows = paper_rows(max_runtime_h=limit_h)
     assert len(rows) == 495
     for row in rows:

@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codescale", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="STAGE", required=True)
-    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    wanted = next((arg for arg in sys.argv[1:] if arg in COMMANDS), None)  # after -v, too
     for name, (module, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         # Import only the stage being run: `codescale --help` must not pay for torch.

@@ -647,7 +647,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--peak-tflops",
         type=float,
-        help="dense bf16 peak of one card (default: --card's, else plan)",
+        help="dense bf16 peak of one card (default: --card's, else cluster.peak_tflops)",
     )
     parser.add_argument(
         "--card",

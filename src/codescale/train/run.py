@@ -254,7 +254,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stop-grace-s",
         type=float,
-        default=30.0,
+        default=D("slurm.stop_grace_s"),
         help="after SIGTERM/SIGUSR1, exit (75) after this long even if the checkpoint is not done",
     )
     parser.add_argument(
