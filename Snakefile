@@ -8,6 +8,7 @@ import sys
 
 from snakemake.utils import min_version
 
+from codescale import catalog as cs_catalog
 from codescale import config as cs_config
 from codescale import plan as cs_plan
 from codescale import study as cs_study
@@ -69,7 +70,7 @@ report: "workflow/report/workflow.rst"
 wildcard_constraints:
     lang="|".join(LANGS),
     split="|".join(SPLITS),
-    run="(mono|synergy|pairing|allocation)/[^/]+/[^/]+",
+    run=f"({'|'.join(cs_catalog.STUDIES)})/[^/]+/[^/]+",
 
 
 include: "workflow/rules/common.smk"

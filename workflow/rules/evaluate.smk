@@ -29,7 +29,8 @@ rule evaluate_run:
 
 rule evaluate:
     input:
-        lambda wildcards: expand(rules.evaluate_run.output, run=trained_runs()),
+        expand(rules.evaluate_run.output, run=FIT_RUNS),
+        lambda wildcards: expand(rules.evaluate_run.output, run=advised_runs()),
 
 
 rule collect_for_fit:
@@ -51,10 +52,12 @@ rule collect_for_fit:
 
 rule collect:
     """Every trained run's config and metrics in one tidy table: the single input of fits and
-    figures (trained_runs: not the optimised runs that would repeat the uniform ones)."""
+    figures (advised_runs: not the optimised runs that would repeat the uniform ones)."""
     input:
-        lambda wildcards: expand(rules.evaluate_run.output, run=trained_runs()),
-        lambda wildcards: execute_outputs(trained_runs()),
+        expand(rules.evaluate_run.output, run=FIT_RUNS),
+        execute_outputs(FIT_RUNS),
+        lambda wildcards: expand(rules.evaluate_run.output, run=advised_runs()),
+        lambda wildcards: execute_outputs(advised_runs()),
     output:
         parquet=f"{RESULTS}/collect/runs.parquet",
         csv=report(
@@ -67,6 +70,6 @@ rule collect:
     conda:
         "../envs/data.yaml"
     params:
-        args=lambda wildcards: collect_args_with_execute(trained_runs()),
+        args=lambda wildcards: collect_args_with_execute(FIT_RUNS + advised_runs()),
     shell:
         "codescale collect {params.args} --out {output.parquet} --csv {output.csv} > {log} 2>&1"

@@ -21,7 +21,7 @@ rule execute_run:
         "logs/execute/{run}.log",
     conda:
         "../envs/execute.yaml"
-    threads: lambda wildcards: EXEC.get("workers", 2)
+    threads: lambda wildcards: EXEC["workers"]
     resources:
         **execute_resources(),
     params:
@@ -35,4 +35,5 @@ rule execute_run:
 
 rule execute:
     input:
-        lambda wildcards: execute_outputs(trained_runs()),
+        execute_outputs(FIT_RUNS),
+        lambda wildcards: execute_outputs(advised_runs()),

@@ -1,10 +1,8 @@
 # Helpers of workflow/rules/execute.smk (config section, executed runs, CLI arguments); collect
 # (evaluate.smk) uses execute_outputs and collect_args_with_execute too.
-EXEC = config.get("execute", {})
+EXEC = config["execute"]  # validated: every default filled in (the schema's)
 EXEC_RUNS = (
-    [name for name, run in RUNS.items() if run.study in EXEC.get("studies", ["pairing"])]
-    if EXEC.get("enabled", False)
-    else []
+    [name for name, run in RUNS.items() if run.study in EXEC["studies"]] if EXEC["enabled"] else []
 )
 
 
@@ -20,20 +18,20 @@ def collect_args_with_execute(runs):
 
 
 def execute_args(wildcards):
-    limits = EXEC.get("limits", {})
+    limits = EXEC["limits"]
     return flags(
-        languages=EXEC.get("languages") or LANGS,
-        max_tasks=EXEC.get("max_tasks"),
-        n_samples=EXEC.get("n_samples", 1),
-        temperature=EXEC.get("temperature", 0.0),
-        k=EXEC.get("k", [1]),
-        max_new_tokens=EXEC.get("max_new_tokens", 384),
-        batch_size=EXEC.get("batch_size", 16),
+        languages=EXEC["languages"] or LANGS,
+        max_tasks=EXEC["max_tasks"],
+        n_samples=EXEC["n_samples"],
+        temperature=EXEC["temperature"],
+        k=EXEC["k"],
+        max_new_tokens=EXEC["max_new_tokens"],
+        batch_size=EXEC["batch_size"],
         seed=config["seed"],
-        sandbox=EXEC.get("sandbox", "bwrap"),
-        wall_s=limits.get("wall_s"),
-        cpu_s=limits.get("cpu_s"),
-        memory_mb=limits.get("memory_mb"),
-        nproc=limits.get("nproc"),
-        output_bytes=limits.get("output_bytes"),
+        sandbox=EXEC["sandbox"],
+        wall_s=limits["wall_s"],
+        cpu_s=limits["cpu_s"],
+        memory_mb=limits["memory_mb"],
+        nproc=limits["nproc"],
+        output_bytes=limits["output_bytes"],
     )

@@ -170,16 +170,14 @@ def execute_resources():
     """An executed run's job (its own submission, only for execute.studies): the model generates
     on one of the GPUs it trained on (CPU for CPU runs), the sandboxes use `execute.workers`
     CPUs; time for every program to hit its wall-clock limit, capped at the partition limit."""
-    limits = EXEC.get("limits", {})
-    tasks = EXEC.get("max_tasks") or PAR["heldout_tasks"]
-    programs = tasks * len(EXEC.get("languages") or LANGS) * EXEC.get("n_samples", 1)
-    worst = programs * limits.get("wall_s", 20) / EXEC.get("workers", 2) / 60
+    limits = EXEC["limits"]
+    tasks = EXEC["max_tasks"] or PAR["heldout_tasks"]
+    programs = tasks * len(EXEC["languages"] or LANGS) * EXEC["n_samples"]
+    worst = programs * limits["wall_s"] / EXEC["workers"] / 60
     minutes = min(math.ceil(10 + worst), int(SLURM["max_runtime_h"] * 60))
     return dict(
         gpu=lambda wildcards: min(1, run_resources(wildcards.run)["gpus"]),
         slurm_partition=resource("slurm_partition"),
-        mem_mb=lambda wildcards: max(
-            8000, 2 * limits.get("memory_mb", 2048) * EXEC.get("workers", 2)
-        ),
+        mem_mb=lambda wildcards: max(8000, 2 * limits["memory_mb"] * EXEC["workers"]),
         runtime=minutes,
     )

@@ -81,7 +81,8 @@ rule train_run:
 
 rule train:
     input:
-        lambda wildcards: expand(rules.train_run.output.metrics, run=trained_runs()),
+        expand(rules.train_run.output.metrics, run=FIT_RUNS),
+        lambda wildcards: expand(rules.train_run.output.metrics, run=advised_runs()),
 
 
 for _family, _budgets in STABLE_BUDGETS.items():

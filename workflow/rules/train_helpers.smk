@@ -16,20 +16,21 @@ def allocation_proportions(wildcards):
     return json.dumps({k: round(v * SAMPLER_PERIOD) for k, v in sorted(proportions.items())})
 
 
-def trained_runs(wildcards=None):
-    """The runs the study trains: every run but the optimised allocation runs whose advised
-    proportions are the uniform runs' at the sampler's resolution (the law declined to advise).
-    Those would repeat the uniform runs weight for weight (same mixture, same seeds: measured
-    +0.0000 nats/token): at paper scale ~2,900 H800-hours for nothing. The report measures the
-    advice with the uniform runs. Waits for the allocation checkpoint when there are such runs."""
-    waiting = [name for name, run in RUNS.items() if run.weights is None]
+def advised_runs(wildcards=None):
+    """The optimised allocation runs the study trains (the runs not in FIT_RUNS): none when the
+    advised proportions are the uniform runs' at the sampler's resolution (the law declined to
+    advise), as they would repeat the uniform runs weight for weight (same mixture, same seeds:
+    measured +0.0000 nats/token; at paper scale ~2,900 H800-hours for nothing); the report then
+    measures the advice with the uniform runs. An input function: it waits for the allocation
+    checkpoint, so the rules that use it list FIT_RUNS' files statically beside it (the dry run
+    shows those jobs before the fits exist)."""
+    waiting = [name for name in RUNS if name not in FIT_RUNS]
     if not waiting:
-        return list(RUNS)
+        return []
     advised = json.loads(allocation_proportions(SimpleNamespace(run=waiting[0])))
     uniform = next(run.weights for run in RUNS.values() if run.strategy == "uniform")
-    if advised == {k: round(v * SAMPLER_PERIOD) for k, v in sorted(uniform.items())}:
-        return [name for name in RUNS if name not in waiting]
-    return list(RUNS)
+    same = advised == {k: round(v * SAMPLER_PERIOD) for k, v in sorted(uniform.items())}
+    return [] if same else waiting
 
 
 TRAIN_OPTIONS = (

@@ -120,7 +120,7 @@ def allocation_comparison(
 
 def _advised_uniform(out: dict[str, Any]) -> dict[str, Any]:
     """The law advised uniform, so the workflow trained no optimised runs (they would repeat the
-    uniform runs exactly: workflow/rules/train_helpers.smk, trained_runs): the advised mixture is
+    uniform runs exactly: workflow/rules/train_helpers.smk, advised_runs): the advised mixture is
     measured by the uniform runs, the difference is 0 by identity, and `se` is the noise a
     difference between two mixtures measured with as many seeds would have,
     s sqrt(2 / n) with s the uniform seeds' standard deviation (None with one seed)."""
