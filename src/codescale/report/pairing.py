@@ -17,7 +17,7 @@ import polars as pl
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from codescale import LANGUAGES
+from codescale import catalog
 from codescale.report import reference, style
 from codescale.report.inputs import error_of, largest_run, ordered
 from codescale.report.registry import figure, tables
@@ -379,8 +379,12 @@ def table2_directions(df: pl.DataFrame) -> Table:
     }
     rows = []
     n_fitted = 0
-    for src in LANGUAGES:
-        for tgt in LANGUAGES:
+    # every catalog language, and any the runs measured; a direction the paper has not (a
+    # language added to the catalog) has blank paper_* cells
+    measured = set(shuffled["src_lang"].drop_nulls()) | set(shuffled["tgt_lang"].drop_nulls())
+    every = ordered(set(catalog.LANGUAGES) | measured)
+    for src in every:
+        for tgt in every:
             if src == tgt:
                 continue
             pts = shuffled.filter((pl.col("src_lang") == src) & (pl.col("tgt_lang") == tgt))

@@ -15,7 +15,7 @@ from matplotlib import colors as mcolors
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from codescale import LANGUAGES
+from codescale import catalog
 from codescale.laws import chinchilla
 from codescale.report import reference, style
 from codescale.report.inputs import error_of, ordered
@@ -93,7 +93,11 @@ def fig1(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
 
     paper = reference.per_language_law()
     per_lang = fits["per_language"].get("languages") or {}
-    langs = sorted(LANGUAGES, key=lambda lang: paper[lang]["L_inf"])
+    # the paper's languages by its L_inf, then those it has not (ours only), in catalog order
+    in_paper = [lang for lang in catalog.LANGUAGES if lang in paper]
+    langs = sorted(in_paper, key=lambda lang: paper[lang]["L_inf"]) + [
+        lang for lang in catalog.LANGUAGES if lang not in paper
+    ]
     y = np.arange(len(langs))
     ours_vals = []
     for i, lang in enumerate(langs):
@@ -108,7 +112,15 @@ def fig1(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
         if lo_hi and None not in lo_hi:
             xerr = [[max(e - lo_hi[0], 0)], [max(lo_hi[1] - e, 0)]]
         ax_ours.barh(i, e, color=style.color(lang), xerr=xerr, capsize=2, height=0.6)
-    ax_paper.barh(y, [paper[lang]["L_inf"] for lang in langs], height=0.6, **style.PAPER_STYLE)
+    ax_paper.barh(
+        [i for i, lang in enumerate(langs) if lang in paper],
+        [paper[lang]["L_inf"] for lang in langs if lang in paper],
+        height=0.6,
+        **style.PAPER_STYLE,
+    )
+    for i, lang in enumerate(langs):
+        if lang not in paper:
+            ax_paper.text(0, i, " not in the paper", va="center", ha="left", fontsize=7)
     for a in (ax_ours, ax_paper):
         a.set_yticks(y, [style.name(lang) for lang in langs])
         a.set_ylim(len(langs) - 0.5, -0.5)  # paper's lowest L_inf on top
@@ -121,7 +133,7 @@ def fig1(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Figure, lis
     have = [
         (o, paper[lang]["L_inf"])
         for o, lang in zip(ours_vals, langs, strict=True)
-        if not math.isnan(o)
+        if not math.isnan(o) and lang in paper
     ]
     missing = [style.name(lang) for o, lang in zip(ours_vals, langs, strict=True) if math.isnan(o)]
     if missing:
@@ -286,7 +298,7 @@ def fits_table(fit: dict[str, Any], mixture: dict[str, Any] | None = None) -> Ta
     paper = reference.per_language_law()
     per_lang = fit.get("languages") or {}
     rows = []
-    for lang in ordered(set(per_lang) | set(LANGUAGES)):
+    for lang in ordered(set(per_lang) | set(catalog.LANGUAGES)):
         entry = per_lang.get(lang)
         err = error_of(entry)
         status = None if err else entry.get("status")
@@ -316,7 +328,7 @@ def fits_table(fit: dict[str, Any], mixture: dict[str, Any] | None = None) -> Ta
         row["tokens_per_param_C1e20_ci_lo"], row["tokens_per_param_C1e20_ci_hi"] = tp_ci[:2]
         row["converged"] = None if err else entry.get("converged")
         row["n_points"] = None if err else entry.get("n_points")
-        ref = paper.get(lang, {})
+        ref = paper.get(lang, {})  # a language the paper has not: no paper value (blank)
         row["paper_alpha_N"] = ref.get("alpha_N")
         row["paper_alpha_D"] = ref.get("alpha_D")
         row["paper_L_inf"] = ref.get("L_inf")

@@ -11,10 +11,10 @@ import polars as pl
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
-from codescale import LANGUAGES
+from codescale import catalog
 from codescale.errors import CodescaleError
 from codescale.report import reference, style
-from codescale.report.inputs import error_of
+from codescale.report.inputs import error_of, ordered
 from codescale.report.registry import figure, tables
 from codescale.report.tables import Table, markdown_grid, reference_name
 
@@ -59,9 +59,16 @@ def table1_synergy(fit: dict[str, Any]) -> Table:
     langs, mats = synergy_matrices(fit)
     p_loss = reference.synergy_loss()
     p_gain, p_rel = reference.synergy_gain()
+
+    def paper(mat: dict[str, dict[str, float]], t: str, a: str, digits: int | None) -> Any:
+        """The paper's cell, or None for a pair of languages it has not (ours alone)."""
+        v = (mat.get(t) or {}).get(a)
+        return v if v is None or digits is None else round(v, digits)
+
     rows = []
-    for t in LANGUAGES:
-        for a in LANGUAGES:
+    every = ordered(set(catalog.LANGUAGES) | set(langs))  # the catalog's and any we measured
+    for t in every:
+        for a in every:
             ours = {k: (mats[k][t][a] if t in langs and a in langs else None) for k in mats}
             rows.append(
                 {
@@ -70,9 +77,9 @@ def table1_synergy(fit: dict[str, Any]) -> Table:
                     "loss": ours.get("loss"),
                     "gain": ours.get("gain"),
                     "relative_gain": ours.get("relative_gain"),
-                    "paper_loss": p_loss[t][a],
-                    "paper_gain": round(p_gain[t][a], 6),
-                    "paper_relative_gain": round(p_rel[t][a], 6),
+                    "paper_loss": paper(p_loss, t, a, None),
+                    "paper_gain": paper(p_gain, t, a, 6),
+                    "paper_relative_gain": paper(p_rel, t, a, 6),
                 }
             )
     notes = [
@@ -98,12 +105,10 @@ def table1_synergy(fit: dict[str, Any]) -> Table:
             for t in langs
         ],
     )
+    p_langs = list(p_loss)  # the paper's languages: its Table 1 as printed
     paper_md = markdown_grid(
-        ["target \\ aux", *[reference_name(a) for a in LANGUAGES]],
-        [
-            [reference_name(t)] + [cell(p_loss[t][a], p_rel[t][a]) for a in LANGUAGES]
-            for t in LANGUAGES
-        ],
+        ["target \\ aux", *[reference_name(a) for a in p_langs]],
+        [[reference_name(t)] + [cell(p_loss[t][a], p_rel[t][a]) for a in p_langs] for t in p_langs],
     )
     md = (
         "## Ours: validation loss (relative gain)\n\n"
@@ -168,7 +173,7 @@ def table1_figure(df: pl.DataFrame, fits: dict[str, dict[str, Any]]) -> tuple[Fi
         why = error_of(fits["synergy"]) or "no languages"
         style.blank(ax, f"no synergy result:\n{why[:80]}")
         notes.append(f"synergy: {why}")
-    draw(ax_p, list(LANGUAGES), p_rel, "paper, Table 1")
+    draw(ax_p, list(p_rel), p_rel, "paper, Table 1")  # the paper's languages only
     fig.suptitle("Table 1: synergy gain (L(i+i) − L(i+j)) / L(i+i); blue = the auxiliary helps")
     return fig, notes
 
