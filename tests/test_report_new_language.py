@@ -19,6 +19,8 @@ import polars as pl
 import pytest
 import yaml
 from matplotlib import pyplot as plt
+from test_figures import BUDGETS, SIZES
+from test_figures import LAWS as LAWS3
 
 from codescale import catalog
 from codescale.catalog import FIT_FILES, Language
@@ -28,14 +30,7 @@ from codescale.report import inputs, reference, registry
 
 NEW = Language("cpp", "C++", (".cpp", ".cc", ".hpp"), ("c++",), "#882255", "*", None, None)
 LANGS = ["python", "java", "go", "cpp"]  # three of the paper's and the new one
-SIZES = {"t1": 1e5, "t2": 4e5, "t3": 1.6e6}
-BUDGETS = {"1M": 1e6, "2M": 2e6, "4M": 4e6}
-LAWS = {
-    "python": {"E": 1.2, "A": 40.0, "alpha": 0.35, "B": 900.0, "beta": 0.45},
-    "java": {"E": 0.9, "A": 30.0, "alpha": 0.30, "B": 700.0, "beta": 0.40},
-    "go": {"E": 1.0, "A": 50.0, "alpha": 0.40, "B": 500.0, "beta": 0.42},
-    "cpp": {"E": 0.8, "A": 35.0, "alpha": 0.33, "B": 600.0, "beta": 0.43},
-}
+LAWS = {**LAWS3, "cpp": {"E": 0.8, "A": 35.0, "alpha": 0.33, "B": 600.0, "beta": 0.43}}
 PASS1 = {"python": (0.12, 50), "cpp": (0.08, 50)}  # executed: pass@1, tasks
 
 
