@@ -302,9 +302,11 @@ def test_dry_run_has_stable_and_cooldown_jobs_under_the_same_run_names(tmp_path:
     jobs = planned_jobs(proc.stdout)
     assert jobs["train_stable_mono"] == 3 * 2  # languages x sizes
     assert jobs["train_stable_pairing"] == 3  # formats x one size
-    assert jobs["train_run"] == jobs["evaluate_run"] == jobs["mixture"] == len(runs)
+    # every run but the optimised allocation one, which waits for the advice (not uniform)
+    listed = [r.name for r in runs if r.weights is not None]
+    assert jobs["train_run"] == jobs["evaluate_run"] == jobs["mixture"] == len(listed)
     trained = set(re.findall(r"rule train_run:\n(?:\s+\w+:.*\n)*?\s+wildcards: run=(\S+)", out))
-    assert trained == {r.name for r in runs}
+    assert trained == set(listed)
     line = next(x for x in out.splitlines() if x.startswith("WSD branches:"))
     assert "9 stable runs + 24 cooldowns" in line
     # Slurm: the stable runs are run jobs too (one per segment), counted with the runs
