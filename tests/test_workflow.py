@@ -28,7 +28,7 @@ def test_dry_run_shows_the_plan_and_its_cost(tmp_path):
     jobs = planned_jobs(out)
     runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
     # the optimised allocation run waits for the advice: trained only if it is not uniform
-    assert jobs["train_run"] == len([run for run in runs if run.weights is not None])
+    assert jobs["train_run"] == len([run for run in runs if not run.from_advice])
     assert jobs["corpus"] == 1 and jobs["figures"] == 1
 
 
@@ -37,7 +37,7 @@ def test_smoke_study_produces_every_artifact(smoke_run: Path):
     runs = study.expand(cs_config.load(REPO / "config/smoke.yaml"))
     advice = json.loads((results / "fits" / "allocation.json").read_text())["advice"]
     if advice["status"] == "uniform":  # its optimised runs would repeat the uniform ones
-        runs = [run for run in runs if run.strategy != "optimised"]
+        runs = [run for run in runs if not run.from_advice]
     for run in runs:
         metrics = json.loads((results / "runs" / run.name / "metrics.json").read_text())
         assert metrics["D"] >= run.tokens
@@ -111,7 +111,7 @@ def test_a_learning_rate_per_size_reaches_each_training_job(tmp_path):
     calls = re.findall(r"codescale\S* train .*", proc.stdout)
     runs = study.expand(cs_config.load(path))
     size = {run.name: run.size for run in runs}  # the size reaches train in the run's mixture
-    runs = [run for run in runs if run.weights is not None]  # not the one awaiting its advice
+    runs = [run for run in runs if not run.from_advice]  # not the one awaiting its advice
     lrs = set()  # (size, LR) of every call: one pair per size
     for call in calls:
         run = re.search(r"--mixture results/runs/(\S+)/mixture\.json", call).group(1)

@@ -303,7 +303,7 @@ def test_dry_run_has_stable_and_cooldown_jobs_under_the_same_run_names(tmp_path:
     assert jobs["train_stable_mono"] == 3 * 2  # languages x sizes
     assert jobs["train_stable_pairing"] == 3  # formats x one size
     # every run but the optimised allocation one, which waits for the advice (not uniform)
-    listed = [r.name for r in runs if r.weights is not None]
+    listed = [r.name for r in runs if not r.from_advice]
     assert jobs["train_run"] == jobs["evaluate_run"] == jobs["mixture"] == len(listed)
     trained = set(re.findall(r"rule train_run:\n(?:\s+\w+:.*\n)*?\s+wildcards: run=(\S+)", out))
     assert trained == set(listed)

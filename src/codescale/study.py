@@ -38,6 +38,12 @@ class Run:
     auxiliary: str | None = None
     strategy: str | None = None  # allocation: uniform | optimised
 
+    @property
+    def from_advice(self) -> bool:
+        """The optimised allocation run: its mixture is the allocation advice, known only once the
+        other runs are fitted (weights None), so the fits never wait for it."""
+        return self.weights is None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -33,7 +33,7 @@ ALLOCATION = f"{RESULTS}/fits/{cs_catalog.FIT_FILES['allocation']}"
 FITS = [f"{RESULTS}/fits/{cs_catalog.FIT_FILES[name]}" for name in cs_catalog.LAW_FITS]
 # The optimised allocation run is trained on proportions fitted from the other runs, so the table
 # the fits read leaves it out (no cycle); the final table has every run.
-FIT_RUNS = [name for name, run in RUNS.items() if run.weights is not None]
+FIT_RUNS = [name for name, run in RUNS.items() if not run.from_advice]
 FIGURES = list(cs_catalog.FIGURES)
 TABLES = list(cs_catalog.TABLES)
 
@@ -227,7 +227,7 @@ def mixture_inputs(wildcards):
     files = [shard_done(lang, "train") for lang in langs]
     if run.pair_format and run.parallel_share > 0:
         files.append(f"{RESULTS}/pairs/{run.pair_format}/train.json")
-    if run.weights is None:  # the optimised allocation: proportions from the optimiser, a
+    if run.from_advice:  # the optimised allocation: proportions from the optimiser, a
         # checkpoint: its mtime alone never retrains the run (see allocation_proportions)
         files.append(ancient(checkpoints.allocate.get().output[0]))
     return files
@@ -243,7 +243,7 @@ def mixture_args(wildcards):
         size=run.size,
         spec_json=json.dumps(run.to_dict(), sort_keys=True),
         source=mixture_sources(run),
-        weights_from=ALLOCATION if run.weights is None else None,
+        weights_from=ALLOCATION if run.from_advice else None,
         tokens=run.tokens,
         seed=run.seed,
         seq_len=TRAIN["seq_len"],

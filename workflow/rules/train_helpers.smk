@@ -9,7 +9,7 @@ def allocation_proportions(wildcards):
     """What the optimised allocation run trains on, as a param: its proportions at the sampler's
     resolution (1/65536). A refit that leaves them unchanged (`--forcerun fit`, other fit
     settings) rewrites allocation.json but retrains nothing; other runs have none."""
-    if run_spec(wildcards.run).weights is not None:
+    if not run_spec(wildcards.run).from_advice:
         return ""
     with open(checkpoints.allocate.get().output[0]) as fh:
         proportions = json.load(fh)["proportions"]
